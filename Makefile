@@ -1,0 +1,44 @@
+# make install | make test | make quickstart [DATA=path/to/fer2013.zip]
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= ../shared/data/fer2013.zip
+H5     ?= data/fer2013.h5
+SWEEP  := multirun/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
+
+.PHONY: install test lint format quickstart clean
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes; torch installs from the local disk where it lies.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	# facenet-pytorch pins torch<2.3 and numpy<2 in its metadata but works with ours.
+	$(BIN)/python -m pip install -q --no-deps facenet-pytorch==2.6.0
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/pytest -q
+
+$(H5): | $(STAMP)
+	$(BIN)/fer-prepare $(DATA) -o $(H5)
+
+# Convert the data (once), run a 2x2 ablation sweep on a subset, print the comparison.
+quickstart: install $(H5)
+	$(BIN)/python train.py -m experiment=quick model.depth=2,4 model.norm=batch,none \
+		data.path=$(H5) hydra.sweep.dir=$(SWEEP)
+	$(BIN)/fer-compare $(SWEEP)
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,1 @@
+"""Reading run directories back: comparison of runs (and later evaluation and reports)."""

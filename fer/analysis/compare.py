@@ -1,0 +1,166 @@
+"""`fer-compare`: one table of runs (a sweep directory, run directories or a glob), best by val acc.
+
+Each run directory holds `.hydra/overrides.yaml` and `metrics.json`; failed, interrupted and
+unfinished runs are listed with their status rather than dropped. The best run is chosen by
+validation accuracy, never by test accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fer.io import atomic_path
+
+NON_AXIS_PREFIXES = ("data.path", "hydra.", "logger", "trainer.enable_progress_bar")
+
+
+@dataclass
+class Run:
+    path: Path
+    status: str  # completed | failed | interrupted | running (unfinished)
+    axes: dict[str, str] = field(default_factory=dict)  # override key -> value
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, *keys: str) -> Any:
+        value: Any = self.metrics
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+
+def find_runs(paths: list[str]) -> list[Run]:
+    """Every run directory at or below the given paths (globs allowed), in a stable order."""
+    found: set[Path] = set()
+    for pattern in paths:
+        matches = [Path(p) for p in glob.glob(pattern)] or [Path(pattern)]
+        for path in matches:
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such run or sweep directory")
+            found |= {p.parent.parent for p in path.glob("**/.hydra/overrides.yaml")}
+    return [read_run(p) for p in sorted(found, key=_natural)]
+
+
+def read_run(path: Path) -> Run:
+    overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
+    axes = dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
+    axes = {k: v for k, v in axes.items() if not k.startswith(NON_AXIS_PREFIXES)}
+    try:
+        metrics = json.loads((path / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        metrics = {"status": "running"}
+    return Run(path, metrics.get("status", "running"), axes, metrics)
+
+
+def swept_axes(runs: list[Run]) -> list[str]:
+    """Override keys whose value differs between runs (the axes of the sweep)."""
+    keys = sorted({k for r in runs for k in r.axes})
+    return [k for k in keys if len({r.axes.get(k) for r in runs}) > 1] or keys
+
+
+def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows, completed runs first by val accuracy, then the others."""
+    axes = swept_axes(runs)
+    header = [
+        "run",
+        *axes,
+        "status",
+        "val_acc",
+        "val_f1",
+        "test_acc",
+        "test_f1",
+        "params",
+        "epochs",
+        "wall_s",
+    ]
+    ordered = sorted(runs, key=lambda r: (r.status != "completed", -(r.get("val", "acc") or 0)))
+    rows = []
+    for r in ordered:
+        rows.append(
+            [
+                str(r.path),
+                *(r.axes.get(a, "") for a in axes),
+                r.status,
+                _fmt(r.get("val", "acc")),
+                _fmt(r.get("val", "f1_macro")),
+                _fmt(r.get("test", "acc")),
+                _fmt(r.get("test", "f1_macro")),
+                str(r.get("params") or ""),
+                str(r.get("epochs") or ""),
+                str(r.get("wall_time_s") or ""),
+            ]
+        )
+    return header, rows
+
+
+def best_run(runs: list[Run]) -> Run | None:
+    done = [r for r in runs if r.status == "completed"]
+    return max(done, key=lambda r: r.get("val", "acc")) if done else None
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    shown = [[Path(r[0]).name, *r[1:]] for r in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *shown)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in shown]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _natural(path: Path) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in path.parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-compare",
+        description="Compare training runs: one row per run, swept overrides as columns, sorted "
+        "by validation accuracy. Writes comparison.csv into the sweep directory.",
+        epilog="example: fer-compare multirun/2026-11-28/10-45-59",
+    )
+    parser.add_argument("paths", nargs="+", help="sweep directory, run directories or a glob")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        help="directory for comparison.csv (default: the first path when it is a directory)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        runs = find_runs(args.paths)
+    except FileNotFoundError as e:
+        print(f"fer-compare: error: {e}", file=sys.stderr)
+        return 1
+    if not runs:
+        print(
+            f"fer-compare: error: no run directories under {' '.join(args.paths)}", file=sys.stderr
+        )
+        return 1
+    header, rows = table_rows(runs)
+    print(format_table(header, rows))
+    out = args.out or (Path(args.paths[0]) if Path(args.paths[0]).is_dir() else Path("."))
+    with atomic_path(out / "comparison.csv") as tmp, tmp.open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    best = best_run(runs)
+    print(
+        f"\n{sum(r.status == 'completed' for r in runs)}/{len(runs)} runs completed; "
+        f"wrote {out / 'comparison.csv'}"
+    )
+    if best is not None:
+        print(f"best by val acc ({best.get('val', 'acc'):.4f}): {best.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Lightning callbacks of our own: training throughput and wall time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+
+
+class RunStats(L.Callback):
+    """Measures training images/s (train batches only) and the whole fit's wall time."""
+
+    def __init__(self) -> None:
+        self.images = 0
+        self.train_seconds = 0.0
+        self.fit_start = 0.0
+        self.wall_seconds = 0.0
+        self._batch_start = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.train_seconds if self.train_seconds else 0.0
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.fit_start = time.perf_counter()
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.wall_seconds = time.perf_counter() - self.fit_start
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        self.train_seconds += time.perf_counter() - self._batch_start
+        self.images += len(batch[1])
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pl_module.log("train/images_per_s", self.images_per_s)

@@ -1,0 +1,144 @@
+"""The LightningModule: loss, metrics, optimisation and logging around a plain `nn.Module`.
+
+Batches arrive as uint8 (B, 48, 48); `forward` normalises them with the shared preprocessing,
+so a checkpoint's model sees exactly what the Predictor will give it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from fer.checkpoint import checkpoint_metadata
+from fer.labels import CLASSES, IMAGE_SIZE
+from fer.models import build_model
+from fer.optim import build_optimizer, build_scheduler
+from fer.preprocess import MEAN, STD, normalize
+
+
+def stage_metrics(num_classes: int) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "precision": MulticlassPrecision(num_classes, average="macro"),
+            "recall": MulticlassRecall(num_classes, average="macro"),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+            "recall_per_class": MulticlassRecall(num_classes, average=None),
+        }
+    )
+
+
+class EmotionClassifier(L.LightningModule):
+    def __init__(
+        self,
+        model: dict[str, Any],
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any],
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | None = None,
+        channels_last: bool = True,
+        classes: list[str] = list(CLASSES),  # noqa: B006 - stored as a primitive hyperparameter
+        input_size: int = IMAGE_SIZE,
+        mean: float = MEAN,
+        std: float = STD,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()  # primitives only: checkpoints stay weights_only-loadable
+        self.net = build_model(model)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", weights, persistent=False)
+        self.metrics = torch.nn.ModuleDict(
+            {f"{stage}_metrics": stage_metrics(len(classes)) for stage in ("train", "val", "test")}
+        )
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, H, W) faces, or normalised float (B, 1, H, W) -> logits (B, classes)."""
+        x = (
+            normalize(images, self.hparams.mean, self.hparams.std)
+            if images.dtype == torch.uint8
+            else images
+        )
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images).float()
+        loss = F.cross_entropy(
+            logits, labels, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing
+        )
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{stage} loss is {loss.item()} at epoch {self.current_epoch}, step "
+                f"{self.global_step}: training diverged (try a lower optimizer.lr)"
+            )
+        self.metrics[f"{stage}_metrics"].update(logits, labels)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=len(labels),
+        )
+        return loss
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()  # forget the sanity-check validation
+
+    def _log_epoch(self, stage: str) -> dict[str, torch.Tensor]:
+        values = self.metrics[f"{stage}_metrics"].compute()
+        self.metrics[f"{stage}_metrics"].reset()
+        per_class = values.pop("recall_per_class")
+        for name, value in values.items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "acc")
+        for name, value in zip(self.hparams.classes, per_class):
+            self.log(f"{stage}/recall_{name}", value)
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            self.val_acc_best.update(values["acc"])
+            self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = build_optimizer(self.parameters(), self.hparams.optimizer)
+        total = int(self.trainer.estimated_stepping_batches)
+        per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
+        scheduler = build_scheduler(optimizer, self.hparams.scheduler, total, per_epoch)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["fer"] = checkpoint_metadata(self.hparams)

@@ -1,0 +1,172 @@
+"""Compose one training run from the Hydra config: data, model, trainer; fit, test, record.
+
+`run(cfg)` trains, selects the best checkpoint on val (PublicTest), tests it on PrivateTest once
+and writes `metrics.json` into the run directory. `main(cfg)` wraps it for `train.py`: a failure
+is recorded in the run directory as `status: failed` (with the traceback in `error.log`), and in
+a multirun the sweep goes on with the next job.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from fer.callbacks import RunStats
+from fer.checkpoint import CheckpointError, resolve_checkpoint
+from fer.data.datamodule import FERDataModule
+from fer.io import write_json
+from fer.loggers import build_logger
+from fer.runtime import resolve_precision
+from fer.system import EmotionClassifier
+
+log = logging.getLogger(__name__)
+OWN_TRAINER_KEYS = ("precision", "channels_last")  # handled here, not passed to L.Trainer as is
+
+
+def run(
+    cfg: DictConfig, overrides: list[str] | None = None, group: str | None = None
+) -> dict[str, Any]:
+    """Train, select on val, test the selected checkpoint; return what metrics.json holds."""
+    overrides = list(overrides or [])
+    resume_from = None
+    if cfg.get("resume"):
+        cfg, resume_from = _resume_config(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
+    write_json(run_dir / "metrics.json", record)
+    started = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    data = FERDataModule(
+        **OmegaConf.to_container(cfg.data, resolve=True),
+        augment=OmegaConf.to_container(cfg.augment, resolve=True),
+        seed=cfg.seed,
+    )
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    system = EmotionClassifier(
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        label_smoothing=cfg.loss.label_smoothing,
+        class_weights=data.class_weights() if cfg.loss.class_weights else None,
+        channels_last=trainer_cfg["channels_last"],
+    )
+    params = sum(p.numel() for p in system.net.parameters())
+    stats = RunStats()
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val/acc",
+        mode="max",
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    callbacks: list[L.Callback] = [checkpoint, stats]
+    if cfg.early_stopping.patience:
+        callbacks.append(
+            L.pytorch.callbacks.EarlyStopping(
+                monitor="val/acc", mode="max", patience=cfg.early_stopping.patience
+            )
+        )
+    run_name = " ".join(overrides) or run_dir.name
+    logger = build_logger(
+        OmegaConf.to_container(cfg.logger, resolve=True),
+        run_dir,
+        run_name,
+        group,
+        OmegaConf.to_container(cfg, resolve=True) | {"params": params},
+    )
+    if logger is not None:
+        callbacks.append(L.pytorch.callbacks.LearningRateMonitor(logging_interval="epoch"))
+    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg.get("accelerator", "auto"))
+    trainer = L.Trainer(
+        **{k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS},
+        precision=precision,
+        default_root_dir=run_dir,
+        callbacks=callbacks,
+        logger=logger if logger is not None else False,
+    )
+    log.info("run %s: %s parameters, precision %s", run_name, f"{params:,}", precision)
+    try:
+        trainer.fit(system, datamodule=data, ckpt_path=resume_from)
+        if trainer.interrupted:
+            raise KeyboardInterrupt
+        best = checkpoint.best_model_path or None
+        val = trainer.validate(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+        test = trainer.test(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+    finally:
+        if logger is not None and hasattr(logger, "experiment") and cfg.logger.name == "wandb":
+            logger.experiment.finish()
+    record.update(
+        status="completed",
+        val={k.removeprefix("val/"): float(v) for k, v in val.items()},
+        test={k.removeprefix("test/"): float(v) for k, v in test.items()},
+        val_acc_best=float(checkpoint.best_model_score or float("nan")),
+        params=params,
+        epochs=trainer.current_epoch,
+        wall_time_s=round(time.perf_counter() - started, 2),
+        train_images_per_s=round(stats.images_per_s, 1),
+        precision=precision,
+        best_checkpoint=str(best),
+    )
+    write_json(run_dir / "metrics.json", record)
+    log.info(
+        "val acc %.4f, test acc %.4f (best epoch checkpoint %s)",
+        record["val"]["acc"],
+        record["test"]["acc"],
+        best,
+    )
+    return record
+
+
+def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | None) -> float | None:
+    """Run and record a failure; return val/acc_best for sweepers (None when the run failed)."""
+    run_dir = Path(cfg.paths.output_dir)
+    try:
+        return run(cfg, overrides, group)["val_acc_best"]
+    except (Exception, KeyboardInterrupt) as error:
+        interrupted = isinstance(error, KeyboardInterrupt)
+        message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
+        (run_dir / "error.log").write_text(traceback.format_exc())
+        write_json(
+            run_dir / "metrics.json",
+            {
+                "status": "interrupted" if interrupted else "failed",
+                "error": message,
+                "overrides": overrides,
+                "run_dir": str(run_dir),
+            },
+        )
+        print(
+            f"train.py: error: {message} (run {run_dir}, traceback in error.log)", file=sys.stderr
+        )
+        if interrupted or not multirun:
+            raise SystemExit(130 if interrupted else 1) from None
+        return None
+
+
+def _resume_config(cfg: DictConfig) -> tuple[DictConfig, str]:
+    """`resume=RUN_DIR` (or its last.ckpt): that run's own config, continuing in its directory."""
+    try:
+        ckpt = resolve_checkpoint(cfg.resume, which="last")
+    except CheckpointError as e:
+        raise ValueError(f"cannot resume: {e}") from None
+    run_dir = ckpt.parent.parent
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        raise ValueError(f"cannot resume: {saved} not found (resume takes a run directory)")
+    original = OmegaConf.load(saved)
+    original.paths.output_dir = str(run_dir)
+    original.resume = None
+    log.info("resuming %s from %s", run_dir, ckpt)
+    torch.load(ckpt, map_location="cpu", weights_only=True)  # refuse unsafe files before fitting
+    return original, str(ckpt)

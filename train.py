@@ -1,0 +1,20 @@
+"""Train (or sweep) emotion classifiers: python train.py [-m] [group=option] [key=value ...]."""
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from fer.train import main as run_main  # imported late: `--help` stays fast
+
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    group = hydra_cfg.sweep.dir if multirun else None
+    return run_main(cfg, list(hydra_cfg.overrides.task), multirun, group)
+
+
+if __name__ == "__main__":
+    main()
