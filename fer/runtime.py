@@ -20,8 +20,9 @@ def cpu_supports_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_precision(precision: str, accelerator: str = "auto") -> str:
+def resolve_precision(precision: str | int, accelerator: str = "auto") -> str:
     """'auto' -> bf16-mixed on GPUs and CPUs that support it, else 32-true; others pass through."""
+    precision = str(precision)  # `trainer.precision=32` arrives as an int
     if precision not in PRECISIONS:
         raise ValueError(
             f"unknown trainer.precision {precision!r}; valid choices: {', '.join(PRECISIONS)}"

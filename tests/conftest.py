@@ -1,0 +1,81 @@
+"""Small FER2013-shaped fixtures made on the fly: CSV, image folder, zip and HDF5."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer.data.prepare import convert
+from fer.labels import CLASSES, USAGES
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FOLDER_NAMES = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
+
+
+def make_faces(per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 48x48 'faces': noise plus a bright band whose row depends on the class."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(CLASSES)), per_class)
+    images = rng.integers(0, 120, size=(len(labels), 48, 48)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        image[4 + 6 * label : 8 + 6 * label, :] = 230
+    return images, labels
+
+
+def write_csv(path: Path, per_class: int = 4) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """fer2013.csv with `per_class` faces per class in each usage; returns what it wrote."""
+    written = {}
+    lines = ["emotion,pixels,Usage"]
+    for i, usage in enumerate(USAGES):
+        images, labels = make_faces(per_class, seed=i)
+        written[usage] = (images, labels)
+        lines += [f'{y},"{" ".join(map(str, x.ravel()))}",{usage}' for x, y in zip(images, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return written
+
+
+def image_bytes(pixels: np.ndarray, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def folder_entries(per_class: int = 3, prefixed: bool = True, fmt: str = "PNG") -> dict[str, bytes]:
+    """{relative path: image bytes} in the Kaggle layout (train|test/<emotion>/<Usage>_<n>.ext)."""
+    entries = {}
+    for i, usage in enumerate(USAGES):
+        images, labels = make_faces(per_class, seed=10 + i)
+        for n, (x, y) in enumerate(zip(images, labels)):
+            name = f"{usage}_{i}{n:04d}" if prefixed else f"{i}{n:04d}"
+            ext = "png" if fmt == "PNG" else "jpg"
+            entries[f"{FOLDER_NAMES[usage]}/{CLASSES[y]}/{name}.{ext}"] = image_bytes(x, fmt)
+    return entries
+
+
+def write_folder(root: Path, entries: dict[str, bytes]) -> Path:
+    for rel, data in entries.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def write_zip(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for rel, data in entries.items():
+            z.writestr(rel, data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An HDF5 with 16 faces per class in each usage (336 in all)."""
+    root = tmp_path_factory.mktemp("tiny")
+    write_csv(root / "fer2013.csv", per_class=16)
+    convert(root / "fer2013.csv", root / "fer2013.h5", progress=False)
+    return root / "fer2013.h5"

@@ -1,0 +1,84 @@
+"""The configurable CNN over its whole ablation grid, and its refusals."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from fer.models import build_model
+from fer.models.cnn import ConvNet, downsampling_blocks
+from fer.models.layers import ACTIVATIONS, NORMS, POOLINGS
+
+
+def params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("depth", range(1, 9))
+def test_every_norm_activation_pooling_builds_and_runs(depth):
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 48, 48)
+    for norm, activation, pooling in itertools.product(NORMS, ACTIVATIONS, POOLINGS):
+        model = ConvNet(
+            depth=depth,
+            width=4,
+            convs_per_block=1,
+            norm=norm,
+            activation=activation,
+            pooling=pooling,
+        ).train()
+        features = model.forward_features(x)
+        logits = model.forward_head(features)
+        assert logits.shape == (2, 7), (norm, activation, pooling)
+        assert torch.isfinite(logits).all(), (norm, activation, pooling)
+        side = 48 if pooling == "none" else 48 // 2 ** min(depth, 4)
+        assert features.shape[-1] == side >= 3
+        logits.sum().backward()  # trains: gradients flow to the first conv
+        assert model.blocks[0].body[0].weight.grad.abs().sum() > 0
+
+
+def test_downsampling_never_collapses_the_map():
+    for depth in range(1, 13):
+        plan = downsampling_blocks(depth)
+        assert len(plan) == depth and sum(plan) == min(depth, 4) and plan[-1]
+
+
+def test_parameters_grow_with_depth_and_width():
+    by_depth = [params(ConvNet(depth=d, width=8)) for d in range(1, 9)]
+    assert by_depth == sorted(by_depth) and len(set(by_depth)) == 8
+    by_width = [params(ConvNet(width=w)) for w in (8, 16, 32, 64)]
+    assert by_width == sorted(by_width) and len(set(by_width)) == 4
+
+
+def test_default_is_the_vgg_style_32_to_256_net():
+    model = ConvNet()
+    assert [b.body[0].out_channels for b in model.blocks] == [32, 64, 128, 256]
+    assert 1_100_000 < params(model) < 1_250_000
+
+
+@pytest.mark.parametrize("head", ["gap", "flatten"])
+@pytest.mark.parametrize("residual", [False, True])
+def test_heads_and_residual(head, residual):
+    model = build_model({"name": "cnn", "depth": 3, "width": 8, "head": head, "residual": residual})
+    assert model(torch.randn(3, 1, 48, 48)).shape == (3, 7)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"norm": "batchnorm"}, "valid choices: batch, group, layer, instance, none"),
+        ({"activation": "swish"}, "valid choices: relu, leaky_relu"),
+        ({"pooling": "min"}, "valid choices: max, avg, stride, none"),
+        ({"depth": 0}, "model.depth must be a positive integer"),
+        ({"dropout": -0.1}, "model.dropout must be in [0, 1)"),
+        ({"kernel_size": 4}, "odd"),
+        ({"name": "resnet9000"}, "unknown model 'resnet9000'; valid choices: cnn"),
+        ({"colour": True}, "unexpected keyword argument 'colour'"),
+    ],
+)
+def test_invalid_values_are_refused_with_the_choices(override, message):
+    with pytest.raises(ValueError, match=None) as error:
+        build_model({"name": "cnn", **override})
+    assert message in str(error.value)

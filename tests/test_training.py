@@ -1,0 +1,228 @@
+"""Training via the Hydra config: run directories, repeatability, checkpoints, resume, sweeps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from fer.checkpoint import load_model
+from fer.data.hdf5 import read_split
+from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
+from fer.preprocess import normalize
+from fer.runtime import resolve_precision
+from fer.system import EmotionClassifier
+from fer.train import main, run
+
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def config(tiny_h5, run_dir, *overrides):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                f"data.path={tiny_h5}",
+                f"paths.output_dir={run_dir}",
+                "logger=csv",
+                "data.batch_size=16",
+                "data.num_workers=0",
+                "model.width=8",
+                "trainer.max_epochs=1",
+                *QUIET,
+                *overrides,
+            ],
+        )
+
+
+def read_metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_composed_run_writes_its_run_directory(tiny_h5, tmp_path):
+    record = run(config(tiny_h5, tmp_path, "trainer.max_epochs=6", "augment=none"))
+    saved = read_metrics(tmp_path)
+    assert saved == json.loads(json.dumps(record))
+    assert saved["status"] == "completed" and saved["epochs"] == 6
+    for key in ("acc", "f1_macro", "precision", "recall", "recall_disgust", "loss"):
+        assert 0 <= saved["test"][key] and 0 <= saved["val"][key]
+    assert saved["params"] > 0 and saved["train_images_per_s"] > 0 and saved["wall_time_s"] > 0
+    assert saved["val"]["acc"] == pytest.approx(saved["val_acc_best"])
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert "val/acc" in (tmp_path / "csv" / "metrics.csv").read_text().splitlines()[0]
+    assert saved["val"]["acc"] > 0.5  # the synthetic classes are easy: it really learned
+
+
+def test_same_seed_same_metrics(tiny_h5, tmp_path):
+    first = run(config(tiny_h5, tmp_path / "a", "trainer.max_epochs=2"))
+    second = run(config(tiny_h5, tmp_path / "b", "trainer.max_epochs=2"))
+    other = run(config(tiny_h5, tmp_path / "c", "trainer.max_epochs=2", "seed=1"))
+    assert first["val"] == second["val"] and first["test"] == second["test"]
+    assert first["val"] != other["val"]
+
+
+def test_checkpoint_loads_weights_only_and_predicts_the_same(tiny_h5, tmp_path):
+    run(
+        config(tiny_h5, tmp_path, "model.norm=group", "model.residual=true", "trainer.precision=32")
+    )
+    best = tmp_path / "checkpoints" / "best.ckpt"
+    raw = torch.load(best, map_location="cpu", weights_only=True)
+    assert raw["fer"]["classes"][6] == "neutral" and raw["fer"]["model"]["norm"] == "group"
+    model, info = load_model(tmp_path)  # a run directory works as well as the file
+    images, labels = read_split(tiny_h5, "PrivateTest")
+    with torch.no_grad():
+        plain = model(normalize(torch.from_numpy(images), info.mean, info.std))
+        system = EmotionClassifier.load_from_checkpoint(best, map_location="cpu", weights_only=True)
+        lightning = system.eval()(torch.from_numpy(images))
+    torch.testing.assert_close(plain, lightning)
+    accuracy = (plain.argmax(1).numpy() == labels).mean()
+    assert accuracy == pytest.approx(read_metrics(tmp_path)["test"]["acc"], abs=1e-6)
+
+
+def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path):
+    cfg = config(tiny_h5, tmp_path / "run")
+    (tmp_path / "run" / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, tmp_path / "run" / ".hydra" / "config.yaml")  # as Hydra does for a run
+    run(cfg)
+    first_step = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=True)[
+        "global_step"
+    ]
+    record = run(
+        config(tiny_h5, tmp_path / "new", f"resume={tmp_path / 'run'}"),
+        overrides=[f"resume={tmp_path / 'run'}", "trainer.max_epochs=3"],
+    )
+    assert record["epochs"] == 3 and read_metrics(tmp_path / "run")["epochs"] == 3
+    last = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=True)
+    assert last["global_step"] == 3 * first_step
+
+
+def test_nan_loss_stops_the_run_with_a_clear_failure(tiny_h5, tmp_path, capsys):
+    cfg = config(
+        tiny_h5,
+        tmp_path,
+        "optimizer=sgd",
+        "optimizer.lr=1e30",
+        "model.norm=none",
+        "trainer.precision=32",
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main(cfg, overrides=[], multirun=False, group=None)
+    assert exit_.value.code == 1
+    saved = read_metrics(tmp_path)
+    assert saved["status"] == "failed" and "diverged" in saved["error"]
+    assert "diverged" in capsys.readouterr().err and (tmp_path / "error.log").is_file()
+    assert main(cfg, overrides=[], multirun=True, group=None) is None  # a sweep goes on
+
+
+def test_group_choices_and_value_overrides_compose(tiny_h5, tmp_path):
+    cfg = config(
+        tiny_h5,
+        tmp_path,
+        "norm=group",
+        "activation=gelu",
+        "pooling=stride",
+        "optimizer=sgd",
+        "scheduler=onecycle",
+        "augment=strong",
+        "model.depth=6",
+    )
+    assert (cfg.model.norm, cfg.model.activation, cfg.model.pooling) == ("group", "gelu", "stride")
+    assert cfg.model.norm_groups == 8 and cfg.model.depth == 6
+    assert cfg.optimizer.name == "sgd" and cfg.scheduler.name == "onecycle"
+    assert config(tiny_h5, tmp_path, "model.norm=none").model.norm == "none"
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_every_scheduler_builds_and_steps(name):
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    optimizer = build_optimizer(params, {"name": "sgd", "lr": 0.1, "momentum": 0.9})
+    sched = build_scheduler(
+        optimizer, {"name": name, "warmup_epochs": 1}, total_steps=20, steps_per_epoch=5
+    )
+    lrs = []
+    for _ in range(20):
+        optimizer.step()
+        sched["scheduler"].step(0.5) if name == "plateau" else sched["scheduler"].step()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert all(np.isfinite(lrs)) and max(lrs) <= 0.1 + 1e-9
+    if name in ("cosine", "onecycle"):
+        assert lrs[-1] < 0.01 and max(lrs) > 0.05
+
+
+def test_precision_auto_resolves():
+    assert resolve_precision("32-true") == "32-true"
+    assert resolve_precision("auto", "cpu") in ("bf16-mixed", "32-true")
+    with pytest.raises(ValueError, match="valid choices"):
+        resolve_precision("fp8")
+
+
+def train_cli(*args, cwd=REPO):
+    return subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            *args,
+            *QUIET,
+            "logger=csv",
+            "data.num_workers=0",
+            "data.batch_size=16",
+            "trainer.max_epochs=1",
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_multirun_2x2_gives_four_recorded_runs(tiny_h5, tmp_path):
+    result = train_cli(
+        "-m",
+        "model.depth=1,2",
+        "model.norm=batch,none",
+        f"data.path={tiny_h5}",
+        "model.width=4",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for job in range(4):
+        run_dir = tmp_path / str(job)
+        assert read_metrics(run_dir)["status"] == "completed"
+        assert (run_dir / ".hydra" / "config.yaml").is_file()
+        assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+        assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    depths = {read_metrics(tmp_path / str(j))["overrides"][0] for j in range(4)}
+    assert depths == {"model.depth=1", "model.depth=2"}
+
+
+def test_failing_job_is_recorded_and_the_sweep_goes_on(tiny_h5, tmp_path):
+    result = train_cli(
+        "-m",
+        "model.pooling=max,sideways",
+        f"data.path={tiny_h5}",
+        "model.width=4",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_metrics(tmp_path / "0")["status"] == "completed"
+    failed = read_metrics(tmp_path / "1")
+    assert (
+        failed["status"] == "failed" and "valid choices: max, avg, stride, none" in failed["error"]
+    )
+
+
+def test_single_run_refuses_a_bad_value_in_one_line(tiny_h5, tmp_path):
+    result = train_cli("model.norm=weird", f"data.path={tiny_h5}", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 1
+    assert (
+        "unknown norm 'weird'; valid choices: batch, group, layer, instance, none" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
