@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from fer.data.prepare import convert
@@ -79,3 +81,28 @@ def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_csv(root / "fer2013.csv", per_class=16)
     convert(root / "fer2013.csv", root / "fer2013.h5", progress=False)
     return root / "fer2013.h5"
+
+
+QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
+
+
+def config(tiny_h5, run_dir, *overrides):
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                f"data.path={tiny_h5}",
+                f"paths.output_dir={run_dir}",
+                "logger=csv",
+                "data.batch_size=16",
+                "data.num_workers=0",
+                "model.width=8",
+                "trainer.max_epochs=1",
+                *QUIET,
+                *overrides,
+            ],
+        )
+
+
+def read_metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())

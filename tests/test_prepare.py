@@ -9,11 +9,12 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from conftest import folder_entries, image_bytes, make_faces, write_csv, write_folder, write_zip
 
 from fer.data.hdf5 import read_split
 from fer.data.prepare import main
 from fer.labels import CLASSES, USAGES
+
+from conftest import folder_entries, image_bytes, make_faces, write_csv, write_folder, write_zip
 
 
 def prepare(*args: str) -> int:

@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SHARED
-from test_training import config
 
 from fer.data.hdf5 import dataset_info
 from fer.data.prepare import convert
 from fer.train import run
+
+from conftest import SHARED, config
 
 ZIP = SHARED / "data" / "fer2013.zip"
 # The per-class counts documented in ../shared/data/README.md (angry ... neutral).

@@ -9,8 +9,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from fer.checkpoint import load_model
@@ -21,29 +19,7 @@ from fer.runtime import resolve_precision
 from fer.system import EmotionClassifier
 from fer.train import main, run
 
-QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
-
-
-def config(tiny_h5, run_dir, *overrides):
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                f"data.path={tiny_h5}",
-                f"paths.output_dir={run_dir}",
-                "logger=csv",
-                "data.batch_size=16",
-                "data.num_workers=0",
-                "model.width=8",
-                "trainer.max_epochs=1",
-                *QUIET,
-                *overrides,
-            ],
-        )
-
-
-def read_metrics(run_dir):
-    return json.loads((run_dir / "metrics.json").read_text())
+from conftest import QUIET, REPO, config, read_metrics
 
 
 def test_composed_run_writes_its_run_directory(tiny_h5, tmp_path):
