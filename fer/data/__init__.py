@@ -1,0 +1,1 @@
+"""FER2013 data: sources to HDF5 (`prepare`), the DataModule and augmentation."""

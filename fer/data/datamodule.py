@@ -1,0 +1,153 @@
+"""The LightningDataModule over the HDF5 file: Training / PublicTest / PrivateTest.
+
+train = Training (or its k-1 folds), val = PublicTest (or the held-out fold) for model
+selection and early stopping, test = PrivateTest, reported once for the selected checkpoint.
+The uint8 arrays (about 80 MB) are held in memory; batches are uint8 (B, 48, 48) and the
+LightningModule normalises them on its device.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import albumentations as A
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from fer.data.augment import build_augment
+from fer.data.hdf5 import read_split
+from fer.labels import CLASSES
+
+SAMPLERS = ("shuffle", "balanced")
+
+
+class FaceDataset(Dataset):
+    """uint8 faces and labels in memory, with an optional albumentations transform."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: A.Compose | None = None):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image=image)["image"]
+        return torch.from_numpy(np.ascontiguousarray(image)), int(self.labels[index])
+
+
+def _seed_worker_transform(worker_id: int) -> None:
+    """Seed albumentations from torch's per-worker, per-epoch seed, so runs repeat exactly."""
+    info = torch.utils.data.get_worker_info()
+    if info is not None and info.dataset.transform is not None:
+        info.dataset.transform.set_random_seed(torch.initial_seed() % 2**32)
+
+
+def subset_indices(labels: np.ndarray, limit: float | None, seed: int) -> np.ndarray:
+    """A seeded random subset: `limit` > 1 is a count, 0 < `limit` <= 1 a fraction."""
+    n = len(labels)
+    if limit is None or limit == 1 or (limit > 1 and limit >= n):
+        return np.arange(n)
+    if limit <= 0:
+        raise ValueError(f"data.limit must be positive (a count or a fraction), got {limit}")
+    keep = round(limit * n) if limit < 1 else int(limit)
+    return np.sort(np.random.default_rng(seed).permutation(n)[: max(keep, 1)])
+
+
+def fold_indices(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified k-fold: (train indices, held-out indices) for `fold` of `folds`."""
+    if folds < 2 or not 0 <= fold < folds:
+        raise ValueError(f"data.cv_fold must be in 0..{folds - 1} with data.cv_folds >= 2")
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        assignment[members] = np.arange(len(members)) % folds
+    return np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
+
+
+class FERDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        path: str,
+        batch_size: int = 128,
+        num_workers: int = 1,
+        limit: float | None = None,
+        eval_limit: float | None = None,
+        cv_folds: int = 0,
+        cv_fold: int = 0,
+        sampler: str = "shuffle",
+        augment: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown data.sampler {sampler!r}; valid choices: {', '.join(SAMPLERS)}")
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be positive, got {batch_size}")
+        self.path = Path(path)
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.limit, self.eval_limit, self.seed = limit, eval_limit, seed
+        self.cv_folds, self.cv_fold, self.sampler = cv_folds, cv_fold, sampler
+        self.transform = build_augment(augment)
+        self.train_set: FaceDataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        images, labels = read_split(self.path, "Training")
+        if self.cv_folds:
+            train_idx, val_idx = fold_indices(labels, self.cv_folds, self.cv_fold, self.seed)
+            val = (images[val_idx], labels[val_idx])
+            images, labels = images[train_idx], labels[train_idx]
+        else:
+            val = read_split(self.path, "PublicTest")
+        keep = subset_indices(labels, self.limit, self.seed)
+        if self.transform is not None:
+            self.transform.set_random_seed(self.seed)
+        self.train_set = FaceDataset(images[keep], labels[keep], self.transform)
+        self.val_set = self._eval_set(*val)
+        self.test_set = self._eval_set(*read_split(self.path, "PrivateTest"))
+        if min(len(self.train_set), len(self.val_set), len(self.test_set)) == 0:
+            raise ValueError(f"{self.path}: a split is empty (train/val/test sizes "
+                             f"{len(self.train_set)}/{len(self.val_set)}/{len(self.test_set)})")
+
+    def _eval_set(self, images: np.ndarray, labels: np.ndarray) -> FaceDataset:
+        keep = subset_indices(labels, self.eval_limit, self.seed)
+        return FaceDataset(images[keep], labels[keep])
+
+    def class_counts(self) -> np.ndarray:
+        self.setup()
+        return np.bincount(self.train_set.labels, minlength=len(CLASSES))
+
+    def class_weights(self) -> list[float]:
+        """Inverse-frequency weights n / (classes * count): a balanced loss, 1 on average per sample."""
+        counts = np.maximum(self.class_counts(), 1)
+        weights = counts.sum() / (len(counts) * counts)
+        return [float(w) for w in weights]
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = None
+        if self.sampler == "balanced":
+            per_sample = (1.0 / np.maximum(self.class_counts(), 1))[self.train_set.labels]
+            sampler = WeightedRandomSampler(per_sample.tolist(), len(per_sample), replacement=True)
+        return self._loader(self.train_set, shuffle=sampler is None, sampler=sampler, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, batch_size=self.batch_size * 2)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, batch_size=self.batch_size * 2)
+
+    def _loader(self, dataset: FaceDataset, batch_size: int | None = None, **kwargs: Any) -> DataLoader:
+        uses_workers = self.num_workers > 0 and dataset.transform is not None
+        drop_last = kwargs.pop("drop_last", False) and len(dataset) > (batch_size or self.batch_size)
+        return DataLoader(
+            dataset, batch_size=batch_size or self.batch_size, drop_last=drop_last,
+            num_workers=self.num_workers if uses_workers else 0,
+            persistent_workers=uses_workers, worker_init_fn=_seed_worker_transform, **kwargs,
+        )

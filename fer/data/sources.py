@@ -1,0 +1,220 @@
+"""Readers for the forms FER2013 comes in: the Kaggle zip, its extracted folder, fer2013.csv.
+
+Each reader yields one `Sample` per valid face and one `Invalid` per bad record, so the caller
+decides whether a bad record stops the conversion or is skipped. Problems with the source as a
+whole (missing, not a zip, wrong CSV header) raise `PrepareError` at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fer.labels import CLASSES, IMAGE_SIZE, USAGES
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+SPLIT_FOLDERS = {"train": "Training", "test": None}  # None: split later into Public/PrivateTest
+CSV_HEADER = ["emotion", "pixels", "Usage"]
+
+
+class PrepareError(Exception):
+    """A problem with the input, reported to the user as one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    where: str  # file name (and CSV line) for messages
+    usage: str | None  # Training / PublicTest / PrivateTest, or None for an unprefixed test image
+    label: int  # index into CLASSES
+    pixels: np.ndarray  # uint8 (48, 48)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    where: str
+    reason: str
+
+
+Record = Sample | Invalid
+
+
+@dataclass
+class Source:
+    records: Iterator[Record]
+    size: int  # number of records expected, for the progress bar
+    digest: Callable[[], str]  # sha256 of the source; for a folder, complete after reading
+
+
+def read_source(path: Path) -> Source:
+    """Open any supported source as a stream of records."""
+    if not path.exists():
+        raise PrepareError(f"{path}: no such file or directory")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+        digest = hashlib.sha256()
+        return Source(_read_folder(path, files, digest), len(files), digest.hexdigest)
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic.startswith(b"PK"):
+        return _open_zip(path)
+    if path.suffix.lower() in {".csv", ".gz"} or magic[:2] == b"\x1f\x8b":
+        return Source(_read_csv(path), _count_lines(path), lambda: _sha256(path))
+    raise PrepareError(
+        f"{path}: not a zip, a folder or a CSV (expected the Kaggle fer2013.zip, its extracted "
+        "folder, or fer2013.csv[.gz])"
+    )
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Image file bytes -> uint8 (48, 48) grey; ValueError says what is wrong."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+                w, h = image.size
+                raise ValueError(f"image is {w}x{h}, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
+            return np.asarray(image.convert("L"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ValueError(f"unreadable image ({e.__class__.__name__})") from None
+
+
+def usage_and_label(parts: tuple[str, ...]) -> tuple[str | None, int]:
+    """(split folder, class folder, file name) -> (usage or None, label); ValueError if unknown."""
+    split, folder, name = parts[-3].lower(), parts[-2].lower(), parts[-1]
+    if split not in SPLIT_FOLDERS:
+        raise ValueError(f"not under a train/ or test/ folder (found {parts[-3]!r}/)")
+    if folder not in CLASSES:
+        raise ValueError(f"unknown class folder {parts[-2]!r}; expected one of: {', '.join(CLASSES)}")
+    prefix = name.split("_", 1)[0]
+    usage = prefix if prefix in USAGES else SPLIT_FOLDERS[split]
+    return usage, CLASSES.index(folder)
+
+
+def _image_record(where: str, parts: tuple[str, ...], data: bytes) -> Record:
+    try:
+        if len(parts) < 3:
+            raise ValueError("not inside <train|test>/<emotion>/")
+        usage, label = usage_and_label(parts)
+        return Sample(where, usage, label, decode_image(data))
+    except ValueError as e:
+        return Invalid(where, str(e))
+
+
+def _hidden(rel: PurePosixPath | Path) -> bool:
+    return any(p.startswith(".") or p == "__MACOSX" for p in rel.parts)
+
+
+def _is_image(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _read_folder(root: Path, files: list[Path], digest: hashlib._Hash) -> Iterator[Record]:
+    for file in files:
+        rel = file.relative_to(root)
+        if not _is_image(file.name):
+            continue
+        try:
+            data = file.read_bytes()
+        except OSError as e:
+            yield Invalid(str(file), f"cannot read ({e.strerror})")
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + data)
+        yield _image_record(str(file), rel.parts, data)
+
+
+def _open_zip(path: Path) -> Source:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise PrepareError(f"{path}: not a valid zip file ({e})") from None
+    names = sorted(
+        i.filename
+        for i in archive.infolist()
+        if not i.is_dir() and not _hidden(PurePosixPath(i.filename)) and _is_image(i.filename)
+    )
+    if not names:
+        raise PrepareError(f"{path}: the zip holds no images under train/ or test/")
+
+    def records() -> Iterator[Record]:
+        with archive:
+            for name in names:
+                where = f"{path}:{name}"
+                try:
+                    data = archive.read(name)
+                except (zipfile.BadZipFile, OSError) as e:
+                    yield Invalid(where, f"cannot read from the zip ({e})")
+                    continue
+                yield _image_record(where, PurePosixPath(name).parts, data)
+
+    return Source(records(), len(names), lambda: _sha256(path))
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with path.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if gzipped:
+        return gzip.open(path, "rt", newline="", encoding="utf-8")
+    return path.open("r", newline="", encoding="utf-8")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with _open_text(path) as f:
+            return max(sum(1 for _ in f) - 1, 0)
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise PrepareError(f"{path}: cannot read as text ({e})") from None
+
+
+def _read_csv(path: Path) -> Iterator[Record]:
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        if header != CSV_HEADER:
+            raise PrepareError(
+                f"{path}:1: header is {','.join(header)!r}, expected {','.join(CSV_HEADER)!r}"
+            )
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if not row:
+                continue
+            try:
+                yield _csv_sample(where, row)
+            except ValueError as e:
+                yield Invalid(where, str(e))
+
+
+def _csv_sample(where: str, row: list[str]) -> Sample:
+    if len(row) != 3:
+        raise ValueError(f"expected 3 fields (emotion,pixels,Usage), found {len(row)}")
+    emotion, pixels, usage = (field.strip() for field in row)
+    if not emotion.isdigit() or not 0 <= int(emotion) < len(CLASSES):
+        raise ValueError(f"label {emotion!r} is not an integer from 0 to {len(CLASSES) - 1}")
+    if usage not in USAGES:
+        raise ValueError(f"unknown Usage {usage!r}; expected one of: {', '.join(USAGES)}")
+    values = pixels.split()
+    if len(values) != IMAGE_SIZE * IMAGE_SIZE:
+        raise ValueError(f"{len(values)} pixel values, expected {IMAGE_SIZE * IMAGE_SIZE}")
+    try:
+        array = np.array(values, dtype=np.int64)
+    except ValueError:
+        raise ValueError("pixel values are not all integers") from None
+    if array.min() < 0 or array.max() > 255:
+        raise ValueError("pixel values outside 0-255")
+    return Sample(where, usage, int(emotion), array.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
