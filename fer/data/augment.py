@@ -8,8 +8,15 @@ import albumentations as A
 import cv2
 
 # Every key a preset may set; a preset leaves at zero whatever it does not use.
-AUGMENT_KEYS = ("crop_padding", "hflip", "rotate", "scale", "translate", "brightness_contrast",
-                "erasing")
+AUGMENT_KEYS = (
+    "crop_padding",
+    "hflip",
+    "rotate",
+    "scale",
+    "translate",
+    "brightness_contrast",
+    "erasing",
+)
 
 
 def build_augment(config: dict[str, Any] | None, size: int = 48) -> A.Compose | None:
@@ -17,20 +24,29 @@ def build_augment(config: dict[str, Any] | None, size: int = 48) -> A.Compose | 
     config = dict(config or {})
     unknown = set(config) - set(AUGMENT_KEYS) - {"name"}
     if unknown:
-        raise ValueError(f"unknown augment keys {sorted(unknown)}; valid keys: {', '.join(AUGMENT_KEYS)}")
+        raise ValueError(
+            f"unknown augment keys {sorted(unknown)}; valid keys: {', '.join(AUGMENT_KEYS)}"
+        )
     get = lambda key: float(config.get(key) or 0)  # noqa: E731
     steps: list[A.BasicTransform] = []
     if get("crop_padding") > 0:
         pad = int(get("crop_padding"))
-        steps += [A.PadIfNeeded(size + 2 * pad, size + 2 * pad, border_mode=cv2.BORDER_REFLECT_101),
-                  A.RandomCrop(size, size)]
+        steps += [
+            A.PadIfNeeded(size + 2 * pad, size + 2 * pad, border_mode=cv2.BORDER_REFLECT_101),
+            A.RandomCrop(size, size),
+        ]
     if get("hflip") > 0:
         steps.append(A.HorizontalFlip(p=get("hflip")))
     if get("rotate") > 0 or get("scale") > 0 or get("translate") > 0:
-        steps.append(A.Affine(rotate=(-get("rotate"), get("rotate")),
-                              scale=(1 - get("scale"), 1 + get("scale")),
-                              translate_percent=(-get("translate"), get("translate")),
-                              border_mode=cv2.BORDER_REFLECT_101, p=0.8))
+        steps.append(
+            A.Affine(
+                rotate=(-get("rotate"), get("rotate")),
+                scale=(1 - get("scale"), 1 + get("scale")),
+                translate_percent=(-get("translate"), get("translate")),
+                border_mode=cv2.BORDER_REFLECT_101,
+                p=0.8,
+            )
+        )
     if get("brightness_contrast") > 0:
         b = get("brightness_contrast")
         steps.append(A.RandomBrightnessContrast(brightness_limit=b, contrast_limit=b, p=0.8))

@@ -58,7 +58,9 @@ def subset_indices(labels: np.ndarray, limit: float | None, seed: int) -> np.nda
     return np.sort(np.random.default_rng(seed).permutation(n)[: max(keep, 1)])
 
 
-def fold_indices(labels: np.ndarray, folds: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def fold_indices(
+    labels: np.ndarray, folds: int, fold: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified k-fold: (train indices, held-out indices) for `fold` of `folds`."""
     if folds < 2 or not 0 <= fold < folds:
         raise ValueError(f"data.cv_fold must be in 0..{folds - 1} with data.cv_folds >= 2")
@@ -86,7 +88,9 @@ class FERDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if sampler not in SAMPLERS:
-            raise ValueError(f"unknown data.sampler {sampler!r}; valid choices: {', '.join(SAMPLERS)}")
+            raise ValueError(
+                f"unknown data.sampler {sampler!r}; valid choices: {', '.join(SAMPLERS)}"
+            )
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be positive, got {batch_size}")
         self.path = Path(path)
@@ -113,8 +117,10 @@ class FERDataModule(L.LightningDataModule):
         self.val_set = self._eval_set(*val)
         self.test_set = self._eval_set(*read_split(self.path, "PrivateTest"))
         if min(len(self.train_set), len(self.val_set), len(self.test_set)) == 0:
-            raise ValueError(f"{self.path}: a split is empty (train/val/test sizes "
-                             f"{len(self.train_set)}/{len(self.val_set)}/{len(self.test_set)})")
+            raise ValueError(
+                f"{self.path}: a split is empty (train/val/test sizes "
+                f"{len(self.train_set)}/{len(self.val_set)}/{len(self.test_set)})"
+            )
 
     def _eval_set(self, images: np.ndarray, labels: np.ndarray) -> FaceDataset:
         keep = subset_indices(labels, self.eval_limit, self.seed)
@@ -125,7 +131,7 @@ class FERDataModule(L.LightningDataModule):
         return np.bincount(self.train_set.labels, minlength=len(CLASSES))
 
     def class_weights(self) -> list[float]:
-        """Inverse-frequency weights n / (classes * count): a balanced loss, 1 on average per sample."""
+        """Inverse-frequency weights n / (classes * count): balanced, 1 on average per sample."""
         counts = np.maximum(self.class_counts(), 1)
         weights = counts.sum() / (len(counts) * counts)
         return [float(w) for w in weights]
@@ -135,7 +141,9 @@ class FERDataModule(L.LightningDataModule):
         if self.sampler == "balanced":
             per_sample = (1.0 / np.maximum(self.class_counts(), 1))[self.train_set.labels]
             sampler = WeightedRandomSampler(per_sample.tolist(), len(per_sample), replacement=True)
-        return self._loader(self.train_set, shuffle=sampler is None, sampler=sampler, drop_last=True)
+        return self._loader(
+            self.train_set, shuffle=sampler is None, sampler=sampler, drop_last=True
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, batch_size=self.batch_size * 2)
@@ -143,11 +151,19 @@ class FERDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, batch_size=self.batch_size * 2)
 
-    def _loader(self, dataset: FaceDataset, batch_size: int | None = None, **kwargs: Any) -> DataLoader:
+    def _loader(
+        self, dataset: FaceDataset, batch_size: int | None = None, **kwargs: Any
+    ) -> DataLoader:
         uses_workers = self.num_workers > 0 and dataset.transform is not None
-        drop_last = kwargs.pop("drop_last", False) and len(dataset) > (batch_size or self.batch_size)
+        drop_last = kwargs.pop("drop_last", False) and len(dataset) > (
+            batch_size or self.batch_size
+        )
         return DataLoader(
-            dataset, batch_size=batch_size or self.batch_size, drop_last=drop_last,
+            dataset,
+            batch_size=batch_size or self.batch_size,
+            drop_last=drop_last,
             num_workers=self.num_workers if uses_workers else 0,
-            persistent_workers=uses_workers, worker_init_fn=_seed_worker_transform, **kwargs,
+            persistent_workers=uses_workers,
+            worker_init_fn=_seed_worker_transform,
+            **kwargs,
         )

@@ -1,4 +1,4 @@
-"""`fer-prepare`: convert FER2013 (Kaggle zip, its folder, or fer2013.csv[.gz]) into one HDF5 file."""
+"""`fer-prepare`: convert FER2013 (Kaggle zip, its folder or fer2013.csv[.gz]) into one HDF5."""
 
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ class Report:
 
 
 def convert(
-    source: Path, output: Path, *, force: bool = False, skip_invalid: bool = False,
+    source: Path,
+    output: Path,
+    *,
+    force: bool = False,
+    skip_invalid: bool = False,
     progress: bool = True,
 ) -> Report:
     """Read `source`, check every record, and write `output` atomically. Raises PrepareError."""
@@ -38,10 +42,14 @@ def convert(
         raise PrepareError(f"{output}: already exists; pass --force to overwrite it")
     by_usage: dict[str | None, list[Sample]] = {u: [] for u in (*USAGES, None)}
     skipped: list[Invalid] = []
-    for record in tqdm(src.records, total=src.size, desc="reading", unit="img", disable=not progress):
+    for record in tqdm(
+        src.records, total=src.size, desc="reading", unit="img", disable=not progress
+    ):
         if isinstance(record, Invalid):
             if not skip_invalid:
-                raise PrepareError(f"{record.where}: {record.reason} (--skip-invalid skips such records)")
+                raise PrepareError(
+                    f"{record.where}: {record.reason} (--skip-invalid skips such records)"
+                )
             skipped.append(record)
         else:
             by_usage[record.usage].append(record)
@@ -58,7 +66,7 @@ def convert(
 
 
 def split_stratified(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
-    """Split unprefixed test images into PublicTest/PrivateTest halves, per class, deterministically."""
+    """Unprefixed test images -> PublicTest/PrivateTest halves, per class, deterministically."""
     rng = np.random.default_rng(SPLIT_SEED)
     first: list[Sample] = []
     second: list[Sample] = []
@@ -76,7 +84,9 @@ def format_counts(counts: dict[str, np.ndarray]) -> str:
     width = max(len(c) for c in CLASSES)
     lines = [f"{'':12}" + "".join(f"{c:>{width + 1}}" for c in CLASSES) + f"{'total':>8}"]
     for usage, row in counts.items():
-        lines.append(f"{usage:12}" + "".join(f"{n:>{width + 1},}" for n in row) + f"{row.sum():>8,}")
+        lines.append(
+            f"{usage:12}" + "".join(f"{n:>{width + 1},}" for n in row) + f"{row.sum():>8,}"
+        )
     return "\n".join(lines)
 
 
@@ -98,12 +108,22 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: fer-prepare ~/Downloads/fer2013.zip -o data/fer2013.h5",
     )
     parser.add_argument("source", nargs="?", type=Path, help="zip, folder or CSV to convert")
-    parser.add_argument("-o", "--output", type=Path, default=Path("data/fer2013.h5"),
-                        help="HDF5 file to write (default: data/fer2013.h5)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("data/fer2013.h5"),
+        help="HDF5 file to write (default: data/fer2013.h5)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="skip bad images/rows (reported) instead of stopping at the first")
-    parser.add_argument("--info", type=Path, metavar="H5", help="print counts of an HDF5 file and exit")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip bad images/rows (reported) instead of stopping at the first",
+    )
+    parser.add_argument(
+        "--info", type=Path, metavar="H5", help="print counts of an HDF5 file and exit"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -117,8 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.source is None:
             parser.error("SOURCE is required (or --info H5)")
-        report = convert(args.source, args.output, force=args.force,
-                         skip_invalid=args.skip_invalid, progress=not args.quiet)
+        report = convert(
+            args.source,
+            args.output,
+            force=args.force,
+            skip_invalid=args.skip_invalid,
+            progress=not args.quiet,
+        )
     except (PrepareError, DatasetError) as e:
         print(f"fer-prepare: error: {e}", file=sys.stderr)
         return 1
@@ -127,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(format_counts(report.counts))
     if report.split_test:
-        print(f"split {report.split_test:,} unprefixed test/ images into PublicTest/PrivateTest halves")
+        print(f"split {report.split_test:,} unprefixed test/ images into PublicTest/PrivateTest")
     if report.skipped:
         reasons = Counter(s.reason for s in report.skipped)
         print(f"skipped {len(report.skipped):,} invalid records:", file=sys.stderr)

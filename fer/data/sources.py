@@ -59,7 +59,9 @@ def read_source(path: Path) -> Source:
     if not path.exists():
         raise PrepareError(f"{path}: no such file or directory")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
+        )
         digest = hashlib.sha256()
         return Source(_read_folder(path, files, digest), len(files), digest.hexdigest)
     with path.open("rb") as f:
@@ -93,7 +95,9 @@ def usage_and_label(parts: tuple[str, ...]) -> tuple[str | None, int]:
     if split not in SPLIT_FOLDERS:
         raise ValueError(f"not under a train/ or test/ folder (found {parts[-3]!r}/)")
     if folder not in CLASSES:
-        raise ValueError(f"unknown class folder {parts[-2]!r}; expected one of: {', '.join(CLASSES)}")
+        raise ValueError(
+            f"unknown class folder {parts[-2]!r}; expected one of: {', '.join(CLASSES)}"
+        )
     prefix = name.split("_", 1)[0]
     usage = prefix if prefix in USAGES else SPLIT_FOLDERS[split]
     return usage, CLASSES.index(folder)
@@ -209,7 +213,9 @@ def _csv_sample(where: str, row: list[str]) -> Sample:
         raise ValueError("pixel values are not all integers") from None
     if array.min() < 0 or array.max() > 255:
         raise ValueError("pixel values outside 0-255")
-    return Sample(where, usage, int(emotion), array.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE))
+    return Sample(
+        where, usage, int(emotion), array.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE)
+    )
 
 
 def _sha256(path: Path) -> str:
