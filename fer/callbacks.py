@@ -9,14 +9,17 @@ import lightning as L
 
 
 class RunStats(L.Callback):
-    """Measures training images/s (train batches only) and the whole fit's wall time."""
+    """Training images/s over whole training epochs (data loading and augmentation included,
+    validation excluded) and the fit's wall time."""
 
     def __init__(self) -> None:
         self.images = 0
         self.train_seconds = 0.0
         self.fit_start = 0.0
         self.wall_seconds = 0.0
-        self._batch_start = 0.0
+        self._epoch_start = 0.0
+        self._epoch_images = 0
+        self._epoch_seconds = 0.0
 
     @property
     def images_per_s(self) -> float:
@@ -28,21 +31,18 @@ class RunStats(L.Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.wall_seconds = time.perf_counter() - self.fit_start
 
-    def on_train_batch_start(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        self._batch_start = time.perf_counter()
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+        self._epoch_images, self._epoch_seconds = 0, 0.0
 
     def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
         batch_idx: int,
-    ) -> None:
-        self.train_seconds += time.perf_counter() - self._batch_start
-        self.images += len(batch[1])
+    ) -> None:  # fmt: skip
+        self._epoch_images += len(batch[1])
+        self._epoch_seconds = time.perf_counter() - self._epoch_start
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.images += self._epoch_images
+        self.train_seconds += self._epoch_seconds
         pl_module.log("train/images_per_s", self.images_per_s)
