@@ -1,3 +1,14 @@
 """fer: facial emotion recognition on FER2013 with configurable CNNs, Hydra and Lightning."""
 
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["Predictor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Predictor":  # imported on first use: `import fer` stays light
+        from fer.inference.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'fer' has no attribute {name!r}")

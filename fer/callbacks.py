@@ -36,9 +36,13 @@ class RunStats(L.Callback):
         self._epoch_images, self._epoch_seconds = 0, 0.0
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
         batch_idx: int,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._epoch_images += len(batch[1])
         self._epoch_seconds = time.perf_counter() - self._epoch_start
 

@@ -7,7 +7,9 @@ never executes pickled code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from torch import nn
 from fer.models import build_model
 
 FORMAT_VERSION = 1
+# The model that ships inside the package (used when --model is omitted), if this build has one.
+DEFAULT_MODEL = Path(str(files("fer") / "assets" / "default.safetensors"))
 
 
 class CheckpointError(Exception):
@@ -45,8 +49,14 @@ def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
     }
 
 
-def resolve_checkpoint(path: str | Path, which: str = "best") -> Path:
-    """A checkpoint file, or a run directory -> its checkpoints/<which>.ckpt."""
+def resolve_checkpoint(path: str | Path | None, which: str = "best") -> Path:
+    """A checkpoint file, a run directory (-> checkpoints/<which>.ckpt), or None (the default)."""
+    if path is None:
+        if not DEFAULT_MODEL.is_file():
+            raise CheckpointError(
+                "no default model ships with this installation; pass --model RUN_DIR_OR_CKPT"
+            )
+        return DEFAULT_MODEL
     path = Path(path)
     if path.is_dir():
         candidate = path / "checkpoints" / f"{which}.ckpt"
@@ -72,9 +82,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo]:
-    """Build the model a checkpoint describes and load its weights; returned in eval mode."""
-    checkpoint = load_checkpoint(path)
+def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
+    """Build the model a checkpoint (or exported .safetensors) describes; in eval mode.
+
+    `path` is a checkpoint, a run directory, an exported `.safetensors` file, or None for the
+    model shipped with the package."""
+    resolved = resolve_checkpoint(path)
+    if resolved.suffix == ".safetensors":
+        return _load_safetensors(resolved)
+    checkpoint = load_checkpoint(resolved)
     meta = checkpoint["fer"]
     info = ModelInfo(
         list(meta["classes"]), meta["input_size"], meta["mean"], meta["std"], dict(meta["model"])
@@ -84,5 +100,33 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelInfo]:
     state = {
         k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
     }
+    model.load_state_dict(state)
+    return model.eval(), info
+
+
+def export_model(checkpoint_path: str | Path, out: str | Path) -> Path:
+    """Write a checkpoint's model as .safetensors (weights + `fer` metadata), no pickle at all."""
+    from safetensors.torch import save_file
+
+    from fer.io import atomic_path
+
+    model, info = load_model(checkpoint_path)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out) as tmp:
+        save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(info))})
+    return Path(out)
+
+
+def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            info = ModelInfo(**json.loads((f.metadata() or {})["fer"]))
+        state = load_file(str(path))
+    except Exception as e:  # header errors, missing metadata
+        raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
+    model = build_model(info.model)
     model.load_state_dict(state)
     return model.eval(), info

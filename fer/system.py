@@ -129,10 +129,14 @@ class EmotionClassifier(L.LightningModule):
         val = self._last_val
         log.info(
             "epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f (best %.4f)",
-            self.current_epoch + 1, self.trainer.max_epochs, train["loss"], train["acc"],
-            val.get("loss", float("nan")), val.get("acc", float("nan")),
+            self.current_epoch + 1,
+            self.trainer.max_epochs,
+            train["loss"],
+            train["acc"],
+            val.get("loss", float("nan")),
+            val.get("acc", float("nan")),
             val.get("acc_best", float("nan")),
-        )  # fmt: skip
+        )
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val")

@@ -60,24 +60,35 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps of the plain loop")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[
-            *args.overrides, f"paths.output_dir={tmp}", "logger=none", "trainer.max_epochs=1",
-            f"trainer.limit_train_batches={args.steps}", "data.eval_limit=256",
-            "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-            "trainer.num_sanity_val_steps=0",
-        ])  # fmt: skip
+        cfg = compose(
+            "train",
+            overrides=[
+                *args.overrides,
+                f"paths.output_dir={tmp}",
+                "logger=none",
+                "trainer.max_epochs=1",
+                f"trainer.limit_train_batches={args.steps}",
+                "data.eval_limit=256",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+                "trainer.num_sanity_val_steps=0",
+            ],
+        )
         images, labels = read_split(cfg.data.path, "Training")
         n = (args.warmup + args.steps) * cfg.data.batch_size + cfg.data.batch_size
-        plain = plain_loop(cfg, torch.from_numpy(images[:n]), torch.from_numpy(labels[:n]),
-                           args.steps, args.warmup)  # fmt: skip
+        plain = plain_loop(
+            cfg, torch.from_numpy(images[:n]), torch.from_numpy(labels[:n]), args.steps, args.warmup
+        )
         real = run(cfg)["train_images_per_s"]
     precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor()
     print(
         f"device: {device or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     )
-    print(f"model: {cfg.model.name} depth={cfg.model.depth} width={cfg.model.width}, "
-          f"batch {cfg.data.batch_size}, {args.steps} steps")  # fmt: skip
+    print(
+        f"model: {cfg.model.name} depth={cfg.model.depth} width={cfg.model.width}, "
+        f"batch {cfg.data.batch_size}, {args.steps} steps"
+    )
     print(f"plain fp32 NCHW loop:          {plain:8.1f} images/s")
     print(f"fer training loop ({precision}): {real:8.1f} images/s")
     print(f"ratio:                         {real / plain:8.2f}x")

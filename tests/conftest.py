@@ -106,3 +106,30 @@ def config(tiny_h5, run_dir, *overrides):
 
 def read_metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+def trained_run(tiny_h5: Path, run_dir: Path, *overrides: str) -> Path:
+    """Train on the tiny data into run_dir, saving .hydra/config.yaml as Hydra would."""
+    from omegaconf import OmegaConf
+
+    from fer.train import run
+
+    cfg = config(tiny_h5, run_dir, "trainer.max_epochs=4", "augment=none", *overrides)
+    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    OmegaConf.save(list(overrides), run_dir / ".hydra" / "overrides.yaml")
+    run(cfg)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory trained on the tiny data (a few epochs, learns the synthetic classes)."""
+    return trained_run(tiny_h5, tmp_path_factory.mktemp("runs") / "run")
+
+
+def face_photo() -> Path:
+    """A real face photograph that a dependency ships (matplotlib's sample data)."""
+    from matplotlib import cbook
+
+    return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))

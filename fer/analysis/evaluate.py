@@ -1,0 +1,202 @@
+"""`fer-eval`: the full evaluation of a model on PrivateTest (test) or its validation set.
+
+Writes `metrics.json` and figures into `RUN_DIR/eval/<split>/` (`<split>-tta-<mode>/` with
+test-time augmentation). For a sweep directory (e.g. over `data.cv_fold`) it evaluates every run
+and reports each metric as mean ± std.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from fer.analysis.metrics import classification_report
+from fer.analysis.runs import RunRef, is_sweep, resolve_run, sweep_runs
+from fer.checkpoint import CheckpointError
+from fer.data.hdf5 import DatasetError, read_split
+from fer.io import write_json
+
+SPLITS = {"test": "PrivateTest", "val": "PublicTest"}
+SUMMARY_KEYS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "ece",
+)
+
+
+def split_data(ref: RunRef, split: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of `split` as the run saw them (its k-fold when it used one)."""
+    path = ref.data_path(data)
+    cfg = ref.config
+    if split == "val" and cfg is not None and OmegaConf.select(cfg, "data.cv_folds"):
+        from fer.data.datamodule import fold_indices
+
+        images, labels = read_split(path, "Training")
+        _, held_out = fold_indices(labels, cfg.data.cv_folds, cfg.data.cv_fold, cfg.seed)
+        return images[held_out], labels[held_out]
+    return read_split(path, SPLITS[split])
+
+
+def evaluate(
+    model: str | Path | None,
+    split: str = "test",
+    tta: str = "none",
+    data: str | None = None,
+    out: str | None = None,
+    log_wandb: bool = True,
+) -> dict[str, Any]:
+    """Evaluate one model; returns the report written to metrics.json."""
+    from fer.analysis.figures import (
+        confusion_figure,
+        face_grid,
+        per_class_figure,
+        reliability_figure,
+    )
+    from fer.analysis.wandb_log import log_to_run
+    from fer.inference.predictor import Predictor
+
+    ref = resolve_run(model)
+    images, labels = split_data(ref, split, data)
+    predictor = Predictor.load(ref.checkpoint)
+    probs = predictor.predict_faces(images, tta=tta)
+    classes = list(predictor.classes)
+    report = classification_report(labels, probs, classes)
+    report.update(
+        model=str(ref.checkpoint),
+        split=split,
+        usage=SPLITS[split],
+        tta=tta,
+        data=str(ref.data_path(data)),
+    )
+    out_dir = ref.output_dir("eval", split if tta == "none" else f"{split}-tta-{tta}", override=out)
+    figures = {
+        "confusion_matrix": confusion_figure(
+            np.array(report["confusion_matrix"]),
+            classes,
+            out_dir / "confusion_matrix.png",
+            SPLITS[split],
+        ),
+        "reliability": reliability_figure(
+            report["reliability"], report["ece"], out_dir / "reliability.png"
+        ),
+        "per_class": per_class_figure(report["per_class"], out_dir / "per_class.png"),
+    }
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != labels)[:32]
+    figures["misclassified"] = face_grid(
+        images[wrong],
+        [f"{classes[labels[i]]} → {classes[pred[i]]}\n{probs[i, pred[i]]:.0%}" for i in wrong],
+        out_dir / "misclassified.png",
+        "Misclassified: true → predicted (confidence)",
+    )
+    write_json(out_dir / "metrics.json", report)
+    if log_wandb:
+        key = f"eval/{split}" + ("" if tta == "none" else f"_tta_{tta}")
+        log_to_run(
+            ref.run_dir,
+            {f"{key}/{k}": report[k] for k in SUMMARY_KEYS},
+            {f"{key}/{name}": path for name, path in figures.items()},
+        )
+    report["out_dir"] = str(out_dir)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['usage']} ({report['n']:,} faces, tta {report['tta']}): "
+        f"accuracy {report['accuracy']:.4f}, balanced {report['balanced_accuracy']:.4f}, "
+        f"macro F1 {report['f1_macro']:.4f}, weighted F1 {report['f1_weighted']:.4f}, "
+        f"ECE {report['ece']:.4f}",
+        f"{'class':10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}",
+    ]
+    for name, m in report["per_class"].items():
+        lines.append(
+            f"{name:10} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:7.3f} {m['support']:8,}"
+        )
+    top = ", ".join(
+        f"{c['true']}→{c['predicted']} {c['count']}" for c in report["top_confusions"][:5]
+    )
+    lines.append(f"most frequent confusions: {top}")
+    return "\n".join(lines)
+
+
+def summarize(reports: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """mean ± std of each headline metric over runs (e.g. cross-validation folds)."""
+    return {
+        k: {
+            "mean": float(np.mean([r[k] for r in reports])),
+            "std": float(np.std([r[k] for r in reports])),
+            "n": len(reports),
+        }
+        for k in SUMMARY_KEYS
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-eval",
+        description="Evaluate a model: accuracy, balanced accuracy, macro/weighted precision, "
+        "recall and F1, per-class scores, confusion matrices, calibration and misclassified "
+        "examples. Writes metrics.json and PNGs into RUN_DIR/eval/<split>/.",
+        epilog="example: fer-eval --model outputs/2026-11-28/11-10-19 --split test --tta flip",
+    )
+    parser.add_argument(
+        "--model",
+        help="run directory, checkpoint, .safetensors, or a sweep "
+        "directory (every run, with mean ± std); default: the shipped model",
+    )
+    parser.add_argument(
+        "--split",
+        choices=list(SPLITS),
+        default="test",
+        help="test = PrivateTest (report once), val = PublicTest or the run's k-fold",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=["none", "flip", "crops"],
+        default="none",
+        help="test-time augmentation: flip (2 views) or crops (10 views)",
+    )
+    parser.add_argument("--data", help="HDF5 file (default: the run's data.path)")
+    parser.add_argument("--out", help="output directory (default: RUN_DIR/eval/<split>)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log to the run's W&B run")
+    args = parser.parse_args(argv)
+    try:
+        models = sweep_runs(args.model) if args.model and is_sweep(args.model) else [args.model]
+        if not models:
+            raise CheckpointError(f"{args.model}: no run with checkpoints/best.ckpt")
+        reports = []
+        for model in models:
+            report = evaluate(
+                model,
+                args.split,
+                args.tta,
+                args.data,
+                args.out if len(models) == 1 else None,
+                not args.no_wandb,
+            )
+            reports.append(report)
+            print(format_report(report) + f"\nwrote {report['out_dir']}/metrics.json and figures\n")
+    except (CheckpointError, DatasetError, ValueError) as e:
+        print(f"fer-eval: error: {e}", file=sys.stderr)
+        return 1
+    if len(reports) > 1:
+        summary = summarize(reports)
+        for key, s in summary.items():
+            print(f"{key:18} {s['mean']:.4f} ± {s['std']:.4f}  (n={s['n']})")
+        out = Path(args.model) / f"eval_{args.split}_summary.json"
+        write_json(out, {"runs": [r["model"] for r in reports], "summary": summary})
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""`fer-viz`: what a network learned. Filters, activations per emotion, Grad-CAM, embedding.
+
+Works on any model with `forward_features` / `forward_head` whose stages are `model.blocks`
+(every CNN that `model=cnn` builds: any depth, norm, pooling). Writes PNGs to RUN_DIR/viz/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from fer.analysis.evaluate import split_data
+from fer.analysis.runs import resolve_run
+from fer.checkpoint import CheckpointError, load_model
+from fer.data.hdf5 import DatasetError
+from fer.preprocess import normalize
+
+
+def stage_modules(model: nn.Module) -> list[nn.Module]:
+    """The stages whose outputs are feature maps: `model.blocks` when it has them."""
+    if hasattr(model, "blocks"):
+        return list(model.blocks)
+    raise ValueError(f"{type(model).__name__} has no `blocks`: fer-viz needs a staged CNN")
+
+
+@torch.no_grad()
+def stage_outputs(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Each stage's output (B, C, h, w) for normalised faces x."""
+    outputs: list[torch.Tensor] = []
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+        for m in stage_modules(model)
+    ]
+    try:
+        model.forward_features(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return outputs
+
+
+@torch.no_grad()
+def penultimate(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The input of the classifier's last linear layer (B, D)."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    captured: list[torch.Tensor] = []
+    hook = last.register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0]))
+    try:
+        model(x)
+    finally:
+        hook.remove()
+    return captured[0]
+
+
+def grad_cam(
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grad-CAM on the last stage: heatmaps (B, H, W) in [0, 1] and the probabilities (B, K)."""
+    with torch.enable_grad():
+        features = model.forward_features(x).detach().requires_grad_(True)  # (B, C, h, w)
+        logits = model.forward_head(features)
+        target = logits.argmax(1) if target is None else target
+        logits.gather(1, target[:, None]).sum().backward()
+    weights = features.grad.mean((2, 3), keepdim=True)  # (B, C, 1, 1)
+    cam = F.relu((weights * features).sum(1, keepdim=True)).detach()
+    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    cam = cam / cam.flatten(1).max(1).values.clamp_min(1e-8)[:, None, None]
+    return cam, logits.detach().softmax(1)
+
+
+def pick_faces(labels: np.ndarray, per_class: int, num_classes: int) -> np.ndarray:
+    """The first `per_class` indices of each class, class by class."""
+    return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(num_classes)])
+
+
+def visualize(
+    model_arg: str | None,
+    split: str = "test",
+    data: str | None = None,
+    out: str | None = None,
+    per_class: int = 3,
+    tsne_samples: int = 1500,
+    log_wandb: bool = True,
+) -> dict[str, Path]:
+    """Write every figure; returns {name: path}."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+    from fer.analysis.wandb_log import log_to_run
+
+    ref = resolve_run(model_arg)
+    model, info = load_model(ref.checkpoint)
+    classes = list(info.classes)
+    images, labels = split_data(ref, split, data)
+    out_dir = ref.output_dir("viz", override=out)
+    x_all = normalize(torch.from_numpy(images), info.mean, info.std)
+    figures: dict[str, Path] = {}
+    steps = tqdm(total=5, desc="fer-viz", unit="figure")
+
+    # 1. Filters of every conv layer.
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    for i, (name, conv) in enumerate(convs):
+        w = conv.weight.detach().float()  # (out, in, k, k)
+        rows, cols = (
+            (int(np.ceil(w.shape[0] / 8)), 8)
+            if w.shape[1] == 1
+            else (min(w.shape[0], 16), min(w.shape[1], 16))
+        )
+        fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.7, rows * 0.7 + 0.6), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for r in range(rows):
+            for c in range(cols):
+                o, j = (r * cols + c, 0) if w.shape[1] == 1 else (r, c)
+                if o < w.shape[0]:
+                    kernel = w[o, j]
+                    axes[r, c].imshow(
+                        kernel, cmap="bwr", vmin=-kernel.abs().max(), vmax=kernel.abs().max()
+                    )
+        layout = (
+            "one kernel per filter"
+            if w.shape[1] == 1
+            else "rows: output channels, columns: input channels"
+        )
+        fig.suptitle(f"conv {i + 1} ({name}): {tuple(w.shape)}; {layout}", fontsize=9)
+        figures[f"filters_{i + 1:02d}"] = save(fig, out_dir / f"filters_{i + 1:02d}.png")
+    steps.update()
+
+    # 2. Activations per emotion: a few faces of each class, the most active channels per stage.
+    chosen = pick_faces(labels, per_class, len(classes))
+    maps = stage_outputs(model, x_all[chosen])
+    top = 3
+    fig, axes = plt.subplots(
+        len(chosen),
+        1 + top * len(maps),
+        figsize=((1 + top * len(maps)) * 0.9, len(chosen) * 0.95),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r, index in enumerate(chosen):
+        axes[r, 0].imshow(images[index], cmap="gray")
+        axes[r, 0].set_ylabel(classes[labels[index]], fontsize=7)
+        for s, m in enumerate(maps):
+            channels = m[r].flatten(1).mean(1).topk(min(top, m.shape[1])).indices
+            for t, ch in enumerate(channels):
+                axes[r, 1 + s * top + t].imshow(m[r, ch].float(), cmap="viridis")
+                if r == 0:
+                    axes[r, 1 + s * top + t].set_title(f"stage {s + 1}", fontsize=6)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Most active channels of each stage, per emotion", fontsize=9)
+    figures["activations_per_emotion"] = save(fig, out_dir / "activations_per_emotion.png")
+
+    # Per-class mean activation of each stage's channels, z-scored across classes.
+    sample = np.concatenate([np.flatnonzero(labels == k)[:200] for k in range(len(classes))])
+    stage_means = [m.flatten(2).mean(2) for m in stage_outputs(model, x_all[sample])]  # (N, C) each
+    fig, axes = plt.subplots(1, len(stage_means), figsize=(4 * len(stage_means), 3), squeeze=False)
+    for s, (ax, means) in enumerate(zip(axes[0], stage_means)):
+        per_class_mean = torch.stack(
+            [means[torch.from_numpy(labels[sample] == k)].mean(0) for k in range(len(classes))]
+        )
+        spread = per_class_mean.std(0)
+        keep = spread.topk(min(24, len(spread))).indices
+        z = (per_class_mean[:, keep] - per_class_mean[:, keep].mean(0)) / per_class_mean[
+            :, keep
+        ].std(0).clamp_min(1e-6)
+        ax.imshow(z.numpy(), cmap="coolwarm", aspect="auto", vmin=-2, vmax=2)
+        ax.set(
+            yticks=range(len(classes)),
+            title=f"stage {s + 1}: 24 most class-dependent channels",
+            xlabel="channel",
+        )
+        ax.set_yticklabels(classes, fontsize=7)
+        ax.title.set_fontsize(8)
+    figures["class_mean_activations"] = save(fig, out_dir / "class_mean_activations.png")
+    steps.update()
+
+    # 3. Grad-CAM for the predicted class.
+    cams, probs = grad_cam(model, x_all[chosen])
+    fig, axes = plt.subplots(
+        len(classes),
+        per_class,
+        figsize=(per_class * 1.7, len(classes) * 1.8),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r in range(len(classes)):
+        for c in range(per_class):
+            ax, k = axes[r, c], r * per_class + c
+            ax.axis("off")
+            if k >= len(chosen) or labels[chosen[k]] != r:
+                continue
+            ax.imshow(images[chosen[k]], cmap="gray")
+            ax.imshow(cams[k], cmap="jet", alpha=0.4)
+            p = int(probs[k].argmax())
+            ax.set_title(f"{classes[r]} → {classes[p]} {probs[k, p]:.0%}", fontsize=7)
+    fig.suptitle("Grad-CAM of the predicted class (true → predicted)", fontsize=9)
+    figures["gradcam"] = save(fig, out_dir / "gradcam.png")
+    steps.update()
+
+    # 4. t-SNE of the penultimate features.
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(0)
+    subset = rng.permutation(len(labels))[:tsne_samples]
+    features = penultimate(model, x_all[subset]).float().numpy()
+    if features.shape[1] > 50:
+        features = PCA(50, random_state=0).fit_transform(features)
+    embedded = TSNE(
+        2, init="pca", random_state=0, perplexity=min(30, len(subset) - 1)
+    ).fit_transform(features)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for k, name in enumerate(classes):
+        mask = labels[subset] == k
+        ax.scatter(embedded[mask, 0], embedded[mask, 1], s=5, label=name, alpha=0.7)
+    ax.legend(markerscale=3, fontsize=8)
+    ax.set(title=f"t-SNE of penultimate features ({len(subset)} faces)", xticks=[], yticks=[])
+    figures["embedding_tsne"] = save(fig, out_dir / "embedding_tsne.png")
+    steps.update()
+
+    if log_wandb:
+        log_to_run(ref.run_dir, {}, {f"viz/{name}": path for name, path in figures.items()})
+    steps.update()
+    steps.close()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-viz",
+        description="Visualise what a model learned: the filters of every conv layer, the most "
+        "active feature maps per emotion, per-class mean activations, Grad-CAM heatmaps and a "
+        "t-SNE embedding of penultimate features. Writes PNGs into RUN_DIR/viz/.",
+        epilog="example: fer-viz --model outputs/2026-11-28/11-10-19",
+    )
+    parser.add_argument(
+        "--model", help="run directory, checkpoint or .safetensors (default: shipped model)"
+    )
+    parser.add_argument("--split", choices=["test", "val"], default="test", help="faces to show")
+    parser.add_argument("--data", help="HDF5 file (default: the run's data.path)")
+    parser.add_argument("--out", help="output directory (default: RUN_DIR/viz)")
+    parser.add_argument("--per-class", type=int, default=3, help="faces per emotion (default 3)")
+    parser.add_argument("--tsne-samples", type=int, default=1500, help="faces in the t-SNE plot")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log to the run's W&B run")
+    args = parser.parse_args(argv)
+    try:
+        figures = visualize(
+            args.model,
+            args.split,
+            args.data,
+            args.out,
+            args.per_class,
+            args.tsne_samples,
+            not args.no_wandb,
+        )
+    except (CheckpointError, DatasetError, ValueError) as e:
+        print(f"fer-viz: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(figures)} figures to {Path(next(iter(figures.values()))).parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

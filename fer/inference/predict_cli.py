@@ -1,0 +1,128 @@
+"""`fer-predict`: emotions of the faces in image files or folders, as CSV (one row per face)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+BATCH = 16  # images per detection batch
+
+
+def image_paths(paths: list[str]) -> Iterator[Path]:
+    """Files as given (any suffix: a bad one is reported when read); folders recursively."""
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            yield path
+
+
+def read_image(path: Path) -> Image.Image:
+    """Open an image fully (OSError / ValueError with a reason if it cannot be read)."""
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+def header(classes: tuple[str, ...]) -> list[str]:
+    return ["path", "face", "x1", "y1", "x2", "y2", "det_prob", *classes, "label"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-predict",
+        description="Predict the emotions of the faces in images (files or folders, recursively; "
+        "jpg, png, tiff, bmp, webp; colour or grey; any size). Faces are found with MTCNN, "
+        "cropped with a margin and converted exactly as the model was trained. One CSV row per "
+        "face; an image without a face gets one row with an empty face column.",
+        epilog="example: fer-predict --model outputs/2026-11-28/11-10-19 photos/ --out preds.csv",
+    )
+    parser.add_argument("paths", nargs="+", help="image files or folders")
+    parser.add_argument(
+        "--model", help="run directory, checkpoint or .safetensors (default: shipped model)"
+    )
+    parser.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
+    parser.add_argument(
+        "--no-detect", action="store_true", help="each image is already a cropped face"
+    )
+    parser.add_argument(
+        "--tta", choices=["none", "flip", "crops"], default="none", help="test-time augmentation"
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=0.2,
+        help="crop margin around a detected face, as a fraction of its size",
+    )
+    args = parser.parse_args(argv)
+
+    from fer.checkpoint import CheckpointError
+    from fer.inference.predictor import Predictor
+    from fer.io import atomic_path
+
+    try:
+        predictor = Predictor.load(args.model)
+    except CheckpointError as e:
+        print(f"fer-predict: error: {e}", file=sys.stderr)
+        return 1
+    paths = list(image_paths(args.paths))
+    failed = 0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header(predictor.classes))
+    faces_found = 0
+    progress = tqdm(total=len(paths), desc="fer-predict", unit="img", disable=len(paths) < 2)
+    for start in range(0, len(paths), BATCH):
+        batch, images = [], []
+        for path in paths[start : start + BATCH]:
+            try:
+                images.append(read_image(path))
+                batch.append(path)
+            except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+                failed += 1
+                reason = (
+                    e.strerror if isinstance(e, OSError) and e.strerror else "not a readable image"
+                )
+                tqdm.write(f"fer-predict: cannot read {path}: {reason}", file=sys.stderr)
+        results = predictor.predict_images(
+            images, detect=not args.no_detect, tta=args.tta, margin=args.margin
+        )
+        for path, faces in zip(batch, results):
+            if not faces:
+                writer.writerow(
+                    [str(path), "", "", "", "", "", "", *[""] * len(predictor.classes), ""]
+                )
+            for k, face in enumerate(faces):
+                box = [f"{v:.1f}" for v in face.box] if face.box else [""] * 4
+                prob = f"{face.det_prob:.4f}" if face.det_prob is not None else ""
+                writer.writerow(
+                    [str(path), k, *box, prob, *(f"{p:.6f}" for p in face.probs), face.label]
+                )
+                faces_found += 1
+        progress.update(len(paths[start : start + BATCH]))
+    progress.close()
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(buffer.getvalue())
+        print(
+            f"{faces_found} faces in {len(paths) - failed} images; wrote {args.out}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(buffer.getvalue())
+    if failed:
+        print(f"fer-predict: {failed} of {len(paths)} files could not be read", file=sys.stderr)
+    return 1 if failed or not paths else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

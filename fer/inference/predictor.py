@@ -1,0 +1,156 @@
+"""The Predictor: a loaded model plus the shared preprocessing, for faces and whole images.
+
+from fer import Predictor
+predictor = Predictor.load("outputs/2026-11-28/10-45-27")   # run dir, .ckpt, .safetensors, None
+probs = predictor.predict_faces(face_crops)                   # (N, 7), rows sum to 1
+faces = predictor.predict_image(photo)                        # detect, crop, classify
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from fer.checkpoint import ModelInfo, load_model
+from fer.inference.faces import FaceDetector, crop_face
+from fer.preprocess import normalize, to_grey48
+
+TTA_MODES = ("none", "flip", "crops")
+CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
+
+
+@dataclass(frozen=True)
+class FacePrediction:
+    box: tuple[float, float, float, float] | None  # None when the whole image was the face
+    det_prob: float | None
+    probs: np.ndarray  # (num_classes,), sums to 1
+    classes: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.classes[int(self.probs.argmax())]
+
+
+def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
+    """Views of normalised faces (B, 1, H, W): none (1), flip (2), crops (10: 5 shifts x flip)."""
+    if mode not in TTA_MODES:
+        raise ValueError(f"unknown tta {mode!r}; valid choices: {', '.join(TTA_MODES)}")
+    if mode == "none":
+        return [x]
+    views = [x]
+    if mode == "crops":
+        h, w = x.shape[-2:]
+        padded = F.pad(x, (CROP_PAD,) * 4, mode="reflect")
+        p2 = 2 * CROP_PAD
+        views = [x] + [
+            padded[..., i : i + h, j : j + w] for i, j in ((0, 0), (0, p2), (p2, 0), (p2, p2))
+        ]
+    return views + [v.flip(-1) for v in views]
+
+
+class Predictor:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        info: ModelInfo,
+        device: str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.info = info
+        self.classes = tuple(info.classes)
+        self.batch_size = batch_size
+        self._detector: FaceDetector | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | None = None) -> Predictor:
+        """From a run directory, a .ckpt, an exported .safetensors, or None (the shipped model)."""
+        model, info = load_model(path)
+        return cls(model, info, device)
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            self._detector = FaceDetector(self.device)
+        return self._detector
+
+    def preprocess(self, faces: Sequence[Image.Image | np.ndarray] | np.ndarray) -> torch.Tensor:
+        """Faces of any size, colour or grey -> uint8 (N, S, S), exactly as the training data."""
+        if (
+            isinstance(faces, np.ndarray)
+            and faces.ndim == 3
+            and faces.shape[1:] == (self.info.input_size,) * 2
+        ):
+            return torch.from_numpy(
+                np.ascontiguousarray(faces, dtype=np.uint8)
+            )  # already (N, S, S)
+        return torch.from_numpy(np.stack([to_grey48(f, self.info.input_size) for f in faces]))
+
+    @torch.inference_mode()
+    def predict_faces(
+        self, faces: Sequence[Image.Image | np.ndarray] | np.ndarray, tta: str = "none"
+    ) -> np.ndarray:
+        """Emotion probabilities (N, num_classes) for face crops; batched on the model's device."""
+        if len(faces) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        images = self.preprocess(faces)
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            x = normalize(
+                images[start : start + self.batch_size].to(self.device),
+                self.info.mean,
+                self.info.std,
+            )
+            probs = torch.stack([self.model(v).float().softmax(-1) for v in tta_views(x, tta)])
+            out.append(probs.mean(0).cpu())
+        return torch.cat(out).numpy()
+
+    def predict_image(
+        self,
+        image: Image.Image | np.ndarray,
+        detect: bool = True,
+        tta: str = "none",
+        margin: float = 0.2,
+    ) -> list[FacePrediction]:
+        """Every face in a photo (detect=True), or the whole image as one face; [] if none found."""
+        return self.predict_images([image], detect=detect, tta=tta, margin=margin)[0]
+
+    def predict_images(
+        self,
+        images: Sequence[Image.Image | np.ndarray],
+        detect: bool = True,
+        tta: str = "none",
+        margin: float = 0.2,
+    ) -> list[list[FacePrediction]]:
+        """`predict_image` for many images: detection batched per image size, faces together."""
+        rgb = [
+            np.asarray(im.convert("RGB")) if isinstance(im, Image.Image) else _as_rgb(im)
+            for im in images
+        ]
+        if not detect:
+            probs = self.predict_faces(rgb, tta)
+            return [[FacePrediction(None, None, p, self.classes)] for p in probs]
+        found = self.detector.detect(rgb)
+        crops = [crop_face(im, f.box, margin) for im, faces in zip(rgb, found) for f in faces]
+        probs = iter(self.predict_faces(crops, tta))
+        return [
+            [FacePrediction(f.box, f.prob, next(probs), self.classes) for f in faces]
+            for faces in found
+        ]
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 4:
+        return image[:, :, :3]
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image

@@ -1,0 +1,85 @@
+"""fer-eval and fer-viz on trained runs: metrics, figures, k-fold summary, every architecture."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fer.analysis.evaluate import main as eval_main
+from fer.analysis.visualize import visualize
+
+from conftest import trained_run
+
+
+def test_eval_writes_metrics_and_figures(tiny_run, capsys):
+    assert eval_main(["--model", str(tiny_run), "--split", "test", "--no-wandb"]) == 0
+    out = tiny_run / "eval" / "test"
+    report = json.loads((out / "metrics.json").read_text())
+    assert np.sum(report["confusion_matrix"]) == report["n"] == 112
+    assert sum(c["support"] for c in report["per_class"].values()) == 112
+    for name in ("confusion_matrix", "reliability", "per_class", "misclassified"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+    run_metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert report["accuracy"] == pytest.approx(
+        run_metrics["test"]["acc"], abs=0.02
+    )  # bf16 in training
+    assert "PrivateTest (112 faces" in capsys.readouterr().out
+
+
+def test_eval_tta_goes_to_its_own_folder(tiny_run):
+    assert (
+        eval_main(["--model", str(tiny_run), "--tta", "crops", "--split", "val", "--no-wandb"]) == 0
+    )
+    assert (
+        json.loads((tiny_run / "eval" / "val-tta-crops" / "metrics.json").read_text())["tta"]
+        == "crops"
+    )
+
+
+def test_cross_validation_sweep_gives_mean_and_std(tiny_h5, tmp_path, capsys):
+    for fold in range(2):
+        trained_run(
+            tiny_h5,
+            tmp_path / str(fold),
+            "data.cv_folds=2",
+            f"data.cv_fold={fold}",
+            "trainer.max_epochs=1",
+        )
+    assert eval_main(["--model", str(tmp_path), "--split", "val", "--no-wandb"]) == 0
+    summary = json.loads((tmp_path / "eval_val_summary.json").read_text())["summary"]
+    folds = [
+        json.loads((tmp_path / str(f) / "eval" / "val" / "metrics.json").read_text())
+        for f in range(2)
+    ]
+    assert all(f["n"] == 56 for f in folds)  # each held-out fold is half of Training
+    assert summary["accuracy"]["mean"] == pytest.approx(np.mean([f["accuracy"] for f in folds]))
+    assert summary["accuracy"]["std"] == pytest.approx(np.std([f["accuracy"] for f in folds]))
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_bad_model_path_is_one_line(tmp_path, capsys):
+    assert eval_main(["--model", str(tmp_path / "missing")]) == 1
+    assert capsys.readouterr().err.startswith("fer-eval: error:")
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        [],
+        ["model.depth=1", "model.norm=none", "model.pooling=avg"],
+        ["model.depth=7", "model.norm=group", "model.pooling=stride", "model.residual=true"],
+        ["model.depth=2", "model.pooling=none", "model.head=flatten", "model.activation=gelu"],
+    ],
+)
+def test_viz_works_for_every_architecture(tiny_h5, tmp_path, arch):
+    run_dir = trained_run(tiny_h5, tmp_path / "run", "trainer.max_epochs=1", "model.width=4", *arch)
+    figures = visualize(str(run_dir), per_class=2, tsne_samples=60, log_wandb=False)
+    from fer.checkpoint import load_model
+
+    model, _ = load_model(run_dir)
+    convs = sum(1 for m in model.modules() if m.__class__.__name__ == "Conv2d")
+    assert sum(name.startswith("filters_") for name in figures) == convs
+    for name in ("activations_per_emotion", "class_mean_activations", "gradcam", "embedding_tsne"):
+        assert figures[name].parent == run_dir / "viz" and figures[name].stat().st_size > 1000

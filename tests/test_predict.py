@@ -1,0 +1,122 @@
+"""The Predictor and fer-predict: any image, the CSV contract, no face, unreadable files."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fer import Predictor
+from fer.analysis.evaluate import evaluate
+from fer.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_checkpoint
+from fer.data.hdf5 import read_split
+from fer.inference.predict_cli import header, main
+from fer.inference.predictor import tta_views
+from fer.labels import CLASSES
+from fer.preprocess import normalize
+
+from conftest import face_photo
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_run):
+    return Predictor.load(tiny_run)
+
+
+def test_probabilities_for_any_input_form(predictor, tiny_h5):
+    face = read_split(tiny_h5, "PrivateTest")[0][3]  # uint8 48x48
+    rgb = np.repeat(face[:, :, None], 3, axis=2)
+    big = np.asarray(Image.fromarray(face).resize((160, 130)))  # odd size, not square
+    rgba = np.concatenate([rgb, np.full((48, 48, 1), 255, np.uint8)], axis=2)
+    forms = [face, rgb, Image.fromarray(face), Image.fromarray(rgb), rgba, big]
+    probs = predictor.predict_faces(forms)
+    assert probs.shape == (6, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    for p in probs[1:5]:  # grey, colour, PIL and RGBA of the same face agree
+        np.testing.assert_allclose(p, probs[0], atol=1e-6)
+    assert predictor.predict_faces([]).shape == (0, 7)
+
+
+def test_flip_tta_averages_the_mirror_image(predictor, tiny_h5):
+    images, labels = read_split(tiny_h5, "PrivateTest")
+    probs = predictor.predict_faces(images, tta="flip")
+    mirrored = predictor.predict_faces(images[:, :, ::-1].copy())
+    np.testing.assert_allclose(probs, (predictor.predict_faces(images) + mirrored) / 2, atol=1e-6)
+    assert (probs.argmax(1) == labels).mean() > 0.5
+
+
+def test_crops_tta_averages_ten_views(predictor, tiny_h5):
+    images = read_split(tiny_h5, "PrivateTest")[0][:8]
+    x = normalize(torch.from_numpy(images), predictor.info.mean, predictor.info.std)
+    views = tta_views(x, "crops")
+    assert len(views) == 10 and all(v.shape == x.shape for v in views)
+    assert len({v.numpy().tobytes() for v in views}) == 10  # all different
+    with torch.no_grad():
+        manual = torch.stack([predictor.model(v).softmax(-1) for v in views]).mean(0).numpy()
+    np.testing.assert_allclose(predictor.predict_faces(images, tta="crops"), manual, atol=1e-6)
+
+
+def test_no_detect_on_image_files_equals_fer_eval(tiny_run, tiny_h5, tmp_path):
+    images, labels = read_split(tiny_h5, "PrivateTest")
+    for i, (image, label) in enumerate(zip(images, labels)):
+        (tmp_path / "faces" / CLASSES[label]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "faces" / CLASSES[label] / f"PrivateTest_{i}.png")
+    assert (
+        main(
+            [
+                "--model",
+                str(tiny_run),
+                "--no-detect",
+                str(tmp_path / "faces"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    assert len(rows) == len(labels)
+    accuracy = np.mean([r["label"] == r["path"].split("/")[-2] for r in rows])
+    report = evaluate(tiny_run, "test", out=str(tmp_path / "eval"), log_wandb=False)
+    assert accuracy == pytest.approx(report["accuracy"], abs=1e-9)
+
+
+def test_csv_contract_with_faces_no_face_and_unreadable(tiny_run, tmp_path, capsys):
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(tmp_path / "wall.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    photo = face_photo()
+    code = main(
+        [
+            "--model",
+            str(tiny_run),
+            str(photo),
+            str(tmp_path / "wall.png"),
+            str(tmp_path / "broken.jpg"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1 and "cannot read" in captured.err and "broken.jpg" in captured.err
+    rows = list(csv.reader(io.StringIO(captured.out)))
+    assert rows[0] == header(CLASSES)
+    by_path = {r[0]: r for r in rows[1:]}
+    face = by_path[str(photo)]
+    x1, y1, x2, y2 = map(float, face[2:6])
+    width, height = Image.open(photo).size
+    assert (
+        face[1] == "0" and 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height and float(face[6]) > 0.9
+    )
+    assert sum(map(float, face[7:14])) == pytest.approx(1, abs=1e-4) and face[14] in CLASSES
+    wall = by_path[str(tmp_path / "wall.png")]
+    assert wall[1] == "" and all(v == "" for v in wall[2:])
+    assert len(rows) == 3  # header, the face, the empty row; the broken file only on stderr
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["--model", str(tmp_path / "nothing"), str(face_photo())]) == 1
+    assert "no such checkpoint or run directory" in capsys.readouterr().err
+    if not DEFAULT_MODEL.is_file():
+        with pytest.raises(CheckpointError, match="no default model"):
+            resolve_checkpoint(None)
