@@ -13,7 +13,8 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
-BATCH = 16  # images per detection batch
+DETECT_BATCH = 16  # images per MTCNN batch
+FACE_BATCH = 256  # images per batch with --no-detect
 
 
 def image_paths(paths: list[str]) -> Iterator[Path]:
@@ -81,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     writer.writerow(header(predictor.classes))
     faces_found = 0
     progress = tqdm(total=len(paths), desc="fer-predict", unit="img", disable=len(paths) < 2)
-    for start in range(0, len(paths), BATCH):
+    step = FACE_BATCH if args.no_detect else DETECT_BATCH
+    for start in range(0, len(paths), step):
         batch, images = [], []
-        for path in paths[start : start + BATCH]:
+        for path in paths[start : start + step]:
             try:
                 images.append(read_image(path))
                 batch.append(path)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                     [str(path), k, *box, prob, *(f"{p:.6f}" for p in face.probs), face.label]
                 )
                 faces_found += 1
-        progress.update(len(paths[start : start + BATCH]))
+        progress.update(len(paths[start : start + step]))
     progress.close()
     if args.out:
         with atomic_path(args.out) as tmp:

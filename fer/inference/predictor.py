@@ -20,6 +20,7 @@ from PIL import Image
 from fer.checkpoint import ModelInfo, load_model
 from fer.inference.faces import FaceDetector, crop_face
 from fer.preprocess import normalize, to_grey48
+from fer.runtime import resolve_precision
 
 TTA_MODES = ("none", "flip", "crops")
 CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
@@ -63,7 +64,9 @@ class Predictor:
         batch_size: int = 256,
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+        # The precision training uses here: bf16 where the CPU/GPU supports it, else fp32.
+        self.bf16 = resolve_precision("auto", self.device.type) == "bf16-mixed"
         self.info = info
         self.classes = tuple(info.classes)
         self.batch_size = batch_size
@@ -108,7 +111,7 @@ class Predictor:
                 self.info.mean,
                 self.info.std,
             )
-            probs = torch.stack([self.model(v).float().softmax(-1) for v in tta_views(x, tta)])
+            probs = torch.stack([self.probabilities(v) for v in tta_views(x, tta)])
             out.append(probs.mean(0).cpu())
         return torch.cat(out).numpy()
 
@@ -121,6 +124,13 @@ class Predictor:
     ) -> list[FacePrediction]:
         """Every face in a photo (detect=True), or the whole image as one face; [] if none found."""
         return self.predict_images([image], detect=detect, tta=tta, margin=margin)[0]
+
+    @torch.inference_mode()
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax of the model on normalised faces (B, 1, H, W), in the predictor's precision."""
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+            return self.model(x).float().softmax(-1)
 
     def predict_images(
         self,
