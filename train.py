@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float:
     from fer.train import main as run_main  # imported late: `--help` stays fast
 
     hydra_cfg = HydraConfig.get()

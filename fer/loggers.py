@@ -1,4 +1,9 @@
-"""Experiment loggers chosen by `logger=csv|wandb|none`; W&B runs offline unless told otherwise."""
+"""Experiment loggers chosen by `logger=csv|wandb|none`.
+
+`csv` writes the per-epoch history to RUN_DIR/csv/metrics.csv; `wandb` writes the same history
+and adds a W&B run (offline unless `logger.mode=online` or WANDB_MODE says otherwise; offline runs
+land in RUN_DIR/wandb and upload later with `wandb sync`); `none` records nothing per epoch.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +14,54 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger
 
 LOGGERS = ("csv", "wandb", "none")
+# Overrides that describe where or how a run was executed rather than what it trains.
+NOT_IN_NAME = ("data.path", "hydra.", "logger", "paths.", "trainer.enable_", "resume")
 
 
-def build_logger(
-    config: dict[str, Any], run_dir: Path, run_name: str, group: str | None, hparams: dict[str, Any]
-) -> Logger | None:
-    """The configured logger, with the resolved run config recorded as its hyperparameters."""
+def run_name(overrides: list[str]) -> str:
+    """A readable run name: `model.depth=4 model.norm=batch` -> `depth=4 norm=batch`."""
+    parts = []
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if not key.startswith(NOT_IN_NAME):
+            parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    return " ".join(parts)
+
+
+def build_loggers(
+    config: dict[str, Any], run_dir: Path, name: str, group: str | None, hparams: dict[str, Any]
+) -> list[Logger]:
+    """The configured loggers, with the resolved run config recorded as hyperparameters."""
     config = dict(config)
-    name = config.pop("name", "none")
-    if name not in LOGGERS:
-        raise ValueError(f"unknown logger {name!r}; valid choices: {', '.join(LOGGERS)}")
-    if name == "none":
-        return None
-    if name == "csv":
-        logger: Logger = CSVLogger(save_dir=run_dir, name="", version="csv")
-    else:
+    kind = config.pop("name", "none")
+    if kind not in LOGGERS:
+        raise ValueError(f"unknown logger {kind!r}; valid choices: {', '.join(LOGGERS)}")
+    if kind == "none":
+        return []
+    loggers: list[Logger] = [CSVLogger(save_dir=run_dir, name="", version="csv")]
+    if kind == "wandb":
         from lightning.pytorch.loggers import WandbLogger
 
         mode = os.environ.get("WANDB_MODE") or config.pop("mode", "offline")
         config.pop("mode", None)
-        logger = WandbLogger(
-            name=run_name,
-            group=group,
-            save_dir=str(run_dir),
-            mode=mode,
-            tags=run_name.split() or None,
-            **config,
+        loggers.append(
+            WandbLogger(
+                name=name or run_dir.name,
+                group=group,
+                save_dir=str(run_dir),
+                mode=mode,
+                tags=name.split() or None,
+                **config,
+            )
         )
-    logger.log_hyperparams(hparams)
-    return logger
+    for logger in loggers:
+        logger.log_hyperparams(hparams)
+    return loggers
+
+
+def wandb_experiment(loggers: list[Logger]) -> Any | None:
+    """The W&B run among the loggers, if any."""
+    for logger in loggers:
+        if logger.__class__.__name__ == "WandbLogger":
+            return logger.experiment
+    return None

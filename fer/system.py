@@ -119,9 +119,9 @@ class EmotionClassifier(L.LightningModule):
         self.losses[f"{stage}_loss"].reset()
         per_class = values.pop("recall_per_class")
         for name, value in values.items():
-            self.log(f"{stage}/{name}", value, prog_bar=name == "acc")
+            self.log(f"{stage}/{name}", value, prog_bar=name == "acc", sync_dist=True)
         for name, value in zip(self.hparams.classes, per_class):
-            self.log(f"{stage}/recall_{name}", value)
+            self.log(f"{stage}/recall_{name}", value, sync_dist=True)
         return values
 
     def on_train_epoch_end(self) -> None:
@@ -143,7 +143,7 @@ class EmotionClassifier(L.LightningModule):
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self.val_acc_best.update(values["acc"])
             values["acc_best"] = self.val_acc_best.compute()
-            self.log("val/acc_best", values["acc_best"], prog_bar=True)
+            self.log("val/acc_best", values["acc_best"], prog_bar=True, sync_dist=True)
             self._last_val = {k: float(v) for k, v in values.items()}
 
     def on_test_epoch_end(self) -> None:

@@ -23,7 +23,7 @@ from fer.callbacks import RunStats
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
 from fer.io import write_json
-from fer.loggers import build_logger
+from fer.loggers import build_loggers, run_name, wandb_experiment
 from fer.runtime import resolve_precision
 from fer.system import EmotionClassifier
 
@@ -77,15 +77,12 @@ def run(
                 monitor="val/acc", mode="max", patience=cfg.early_stopping.patience
             )
         )
-    run_name = " ".join(overrides) or run_dir.name
-    logger = build_logger(
-        OmegaConf.to_container(cfg.logger, resolve=True),
-        run_dir,
-        run_name,
-        group,
-        OmegaConf.to_container(cfg, resolve=True) | {"params": params},
+    name = run_name(overrides)
+    hparams = OmegaConf.to_container(cfg, resolve=True) | {"params": params}
+    loggers = build_loggers(
+        OmegaConf.to_container(cfg.logger, resolve=True), run_dir, name, group, hparams
     )
-    if logger is not None:
+    if loggers:
         callbacks.append(L.pytorch.callbacks.LearningRateMonitor(logging_interval="epoch"))
     precision = resolve_precision(trainer_cfg["precision"], trainer_cfg.get("accelerator", "auto"))
     trainer = L.Trainer(
@@ -93,9 +90,11 @@ def run(
         precision=precision,
         default_root_dir=run_dir,
         callbacks=callbacks,
-        logger=logger if logger is not None else False,
+        logger=loggers or False,
     )
-    log.info("run %s: %s parameters, precision %s", run_name, f"{params:,}", precision)
+    log.info("run %s: %s parameters, precision %s", name or run_dir.name, f"{params:,}", precision)
+    experiment = wandb_experiment(loggers)
+    exit_code = 1
     try:
         trainer.fit(system, datamodule=data, ckpt_path=resume_from)
         if trainer.interrupted:
@@ -103,9 +102,23 @@ def run(
         best = checkpoint.best_model_path or None
         val = trainer.validate(system, datamodule=data, ckpt_path=best, verbose=False)[0]
         test = trainer.test(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+        if not trainer.is_global_zero:  # DDP: other ranks leave the recording to rank 0
+            exit_code = 0
+            return {
+                "status": "completed",
+                "val_acc_best": float(checkpoint.best_model_score or "nan"),
+            }
+        if cfg.figures and best:
+            from fer.analysis.run_figures import log_run_figures, write_run_figures
+
+            test_set = data.test_set
+            figures = write_run_figures(run_dir, Path(best), test_set.images, test_set.labels)
+            if experiment is not None:
+                log_run_figures(experiment, figures, test_set.images, test_set.labels, Path(best))
+        exit_code = 0
     finally:
-        if logger is not None and hasattr(logger, "experiment") and cfg.logger.name == "wandb":
-            logger.experiment.finish()
+        if experiment is not None:
+            experiment.finish(exit_code=exit_code)
     record.update(
         status="completed",
         val={k.removeprefix("val/"): float(v) for k, v in val.items()},
@@ -128,8 +141,8 @@ def run(
     return record
 
 
-def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | None) -> float | None:
-    """Run and record a failure; return val/acc_best for sweepers (None when the run failed)."""
+def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | None) -> float:
+    """Run and record a failure; return val/acc_best for sweepers (NaN when the run failed)."""
     run_dir = Path(cfg.paths.output_dir)
     try:
         return run(cfg, overrides, group)["val_acc_best"]
@@ -151,7 +164,7 @@ def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | Non
         )
         if interrupted or not multirun:
             raise SystemExit(130 if interrupted else 1) from None
-        return None
+        return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
 
 
 def _resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:

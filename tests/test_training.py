@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import subprocess
 import sys
 
@@ -95,7 +97,7 @@ def test_nan_loss_stops_the_run_with_a_clear_failure(tiny_h5, tmp_path, capsys):
     saved = read_metrics(tmp_path)
     assert saved["status"] == "failed" and "diverged" in saved["error"]
     assert "diverged" in capsys.readouterr().err and (tmp_path / "error.log").is_file()
-    assert main(cfg, overrides=[], multirun=True, group=None) is None  # a sweep goes on
+    assert math.isnan(main(cfg, overrides=[], multirun=True, group=None))  # a sweep goes on
 
 
 def test_group_choices_and_value_overrides_compose(tiny_h5, tmp_path):
@@ -140,14 +142,14 @@ def test_precision_auto_resolves():
         resolve_precision("fp8")
 
 
-def train_cli(*args, cwd=REPO):
+def train_cli(*args, cwd=REPO, logger="csv"):
     return subprocess.run(
         [
             sys.executable,
             "train.py",
             *args,
             *QUIET,
-            "logger=csv",
+            f"logger={logger}",
             "data.num_workers=0",
             "data.batch_size=16",
             "trainer.max_epochs=1",
@@ -156,10 +158,11 @@ def train_cli(*args, cwd=REPO):
         capture_output=True,
         text=True,
         timeout=600,
+        env=os.environ | {"WANDB_MODE": "offline"},
     )
 
 
-def test_multirun_2x2_gives_four_recorded_runs(tiny_h5, tmp_path):
+def test_multirun_2x2_gives_four_recorded_runs_with_wandb_media(tiny_h5, tmp_path):
     result = train_cli(
         "-m",
         "model.depth=1,2",
@@ -167,6 +170,7 @@ def test_multirun_2x2_gives_four_recorded_runs(tiny_h5, tmp_path):
         f"data.path={tiny_h5}",
         "model.width=4",
         f"hydra.sweep.dir={tmp_path}",
+        logger="wandb",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     for job in range(4):
@@ -175,6 +179,16 @@ def test_multirun_2x2_gives_four_recorded_runs(tiny_h5, tmp_path):
         assert (run_dir / ".hydra" / "config.yaml").is_file()
         assert (run_dir / "checkpoints" / "best.ckpt").is_file()
         assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+        assert (run_dir / "figures" / "confusion_matrix.png").is_file()
+        (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")  # one W&B run per job
+        media = [
+            p.relative_to(wandb_run).as_posix()
+            for p in wandb_run.rglob("media/**/*")
+            if p.is_file()
+        ]
+        assert any("figures/confusion_matrix" in m for m in media)
+        assert any("figures/filters_01" in m for m in media)
+        assert any("table/test/predictions" in m for m in media)
     depths = {read_metrics(tmp_path / str(j))["overrides"][0] for j in range(4)}
     assert depths == {"model.depth=1", "model.depth=2"}
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from fer.io import atomic_path
@@ -101,6 +102,63 @@ def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def seed_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
+    """One row per configuration (all swept axes but `seed`): mean ± std over its seeds."""
+    axes = [a for a in swept_axes(runs) if a != "seed"]
+    groups: dict[tuple[str, ...], list[Run]] = {}
+    for r in runs:
+        if r.status == "completed":
+            groups.setdefault(tuple(r.axes.get(a, "") for a in axes), []).append(r)
+    header = [*axes, "seeds", "val_acc", "test_acc", "val_f1"]
+
+    def stat(group: list[Run], *keys: str) -> str:
+        values = [r.get(*keys) for r in group]
+        return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+    rows = [
+        [
+            *key,
+            str(len(g)),
+            stat(g, "val", "acc"),
+            stat(g, "test", "acc"),
+            stat(g, "val", "f1_macro"),
+        ]
+        for key, g in sorted(
+            groups.items(), key=lambda kv: -np.mean([r.get("val", "acc") for r in kv[1]])
+        )
+    ]
+    return header, rows
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def write_outputs(runs: list[Run], out: Path) -> list[Path]:
+    """comparison.csv, comparison.md and the plots into `out`; returns the plots."""
+    from fer.analysis.compare_plots import write_plots
+
+    header, rows = table_rows(runs)
+    with atomic_path(out / "comparison.csv") as tmp, tmp.open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    shown = [[Path(r[0]).name, *r[1:]] for r in rows]
+    markdown = [
+        "# Run comparison",
+        "",
+        "Sorted by validation accuracy (PublicTest); test is PrivateTest.",
+        "",
+        markdown_table(header, shown),
+    ]
+    if "seed" in swept_axes(runs):
+        markdown += ["", "## Mean ± std over seeds", "", markdown_table(*seed_table(runs))]
+    plots = write_plots(runs, swept_axes(runs), out)
+    markdown += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
+    with atomic_path(out / "comparison.md") as tmp:
+        tmp.write_text("\n".join(markdown) + "\n")
+    return plots
+
+
 def best_run(runs: list[Run]) -> Run | None:
     done = [r for r in runs if r.status == "completed"]
     return max(done, key=lambda r: r.get("val", "acc")) if done else None
@@ -126,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-compare",
         description="Compare training runs: one row per run, swept overrides as columns, sorted "
-        "by validation accuracy. Writes comparison.csv into the sweep directory.",
+        "by validation accuracy (failed and unfinished runs listed as such). Writes "
+        "comparison.csv, comparison.md and plots into the sweep directory and names the best "
+        "run by validation accuracy.",
         epilog="example: fer-compare multirun/2026-11-28/10-45-59",
     )
     parser.add_argument("paths", nargs="+", help="sweep directory, run directories or a glob")
@@ -134,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "-o",
         "--out",
         type=Path,
-        help="directory for comparison.csv (default: the first path when it is a directory)",
+        help="directory for comparison.csv/.md and plots "
+        "(default: the first path when it is a directory)",
     )
     args = parser.parse_args(argv)
     try:
@@ -147,16 +208,17 @@ def main(argv: list[str] | None = None) -> int:
             f"fer-compare: error: no run directories under {' '.join(args.paths)}", file=sys.stderr
         )
         return 1
-    header, rows = table_rows(runs)
-    print(format_table(header, rows))
+    print(format_table(*table_rows(runs)))
+    if "seed" in swept_axes(runs):
+        print("\nper configuration, mean ± std over seeds:\n" + format_table(*seed_table(runs)))
     out = args.out or (Path(args.paths[0]) if Path(args.paths[0]).is_dir() else Path("."))
-    with atomic_path(out / "comparison.csv") as tmp, tmp.open("w", newline="") as f:
-        csv.writer(f).writerows([header, *rows])
-    best = best_run(runs)
+    plots = write_outputs(runs, out)
+    done = sum(r.status == "completed" for r in runs)
     print(
-        f"\n{sum(r.status == 'completed' for r in runs)}/{len(runs)} runs completed; "
-        f"wrote {out / 'comparison.csv'}"
+        f"\n{done}/{len(runs)} runs completed; wrote {out / 'comparison.csv'}, comparison.md "
+        f"and {len(plots)} plots"
     )
+    best = best_run(runs)
     if best is not None:
         print(f"best by val acc ({best.get('val', 'acc'):.4f}): {best.path}")
     return 0

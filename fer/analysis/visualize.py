@@ -80,31 +80,13 @@ def pick_faces(labels: np.ndarray, per_class: int, num_classes: int) -> np.ndarr
     return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(num_classes)])
 
 
-def visualize(
-    model_arg: str | None,
-    split: str = "test",
-    data: str | None = None,
-    out: str | None = None,
-    per_class: int = 3,
-    tsne_samples: int = 1500,
-    log_wandb: bool = True,
-) -> dict[str, Path]:
-    """Write every figure; returns {name: path}."""
+def filter_figures(model: nn.Module, out_dir: Path) -> dict[str, Path]:
+    """One PNG per conv layer: the first layer as kernels, deeper layers output x input channels."""
     import matplotlib.pyplot as plt
 
     from fer.analysis.figures import save
-    from fer.analysis.wandb_log import log_to_run
 
-    ref = resolve_run(model_arg)
-    model, info = load_model(ref.checkpoint)
-    classes = list(info.classes)
-    images, labels = split_data(ref, split, data)
-    out_dir = ref.output_dir("viz", override=out)
-    x_all = normalize(torch.from_numpy(images), info.mean, info.std)
     figures: dict[str, Path] = {}
-    steps = tqdm(total=5, desc="fer-viz", unit="figure")
-
-    # 1. Filters of every conv layer.
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     for i, (name, conv) in enumerate(convs):
         w = conv.weight.detach().float()  # (out, in, k, k)
@@ -131,6 +113,36 @@ def visualize(
         )
         fig.suptitle(f"conv {i + 1} ({name}): {tuple(w.shape)}; {layout}", fontsize=9)
         figures[f"filters_{i + 1:02d}"] = save(fig, out_dir / f"filters_{i + 1:02d}.png")
+
+    return figures
+
+
+def visualize(
+    model_arg: str | None,
+    split: str = "test",
+    data: str | None = None,
+    out: str | None = None,
+    per_class: int = 3,
+    tsne_samples: int = 1500,
+    log_wandb: bool = True,
+) -> dict[str, Path]:
+    """Write every figure; returns {name: path}."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+    from fer.analysis.wandb_log import log_to_run
+
+    ref = resolve_run(model_arg)
+    model, info = load_model(ref.checkpoint)
+    classes = list(info.classes)
+    images, labels = split_data(ref, split, data)
+    out_dir = ref.output_dir("viz", override=out)
+    x_all = normalize(torch.from_numpy(images), info.mean, info.std)
+    figures: dict[str, Path] = {}
+    steps = tqdm(total=5, desc="fer-viz", unit="figure")
+
+    # 1. Filters of every conv layer.
+    figures.update(filter_figures(model, out_dir))
     steps.update()
 
     # 2. Activations per emotion: a few faces of each class, the most active channels per stage.

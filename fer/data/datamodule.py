@@ -8,6 +8,7 @@ LightningModule normalises them on its device.
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from fer.data.hdf5 import read_split
 from fer.labels import CLASSES
 
 SAMPLERS = ("shuffle", "balanced")
+_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class FaceDataset(Dataset):
@@ -164,6 +166,9 @@ class FERDataModule(L.LightningDataModule):
             drop_last=drop_last,
             num_workers=self.num_workers if uses_workers else 0,
             persistent_workers=uses_workers,
+            # An explicit start method: inside joblib's (loky) launcher processes the default
+            # context cannot start loader workers.
+            multiprocessing_context=_START_METHOD if uses_workers else None,
             worker_init_fn=_seed_worker_transform,
             **kwargs,
         )

@@ -1,0 +1,134 @@
+"""fer-compare's plots: accuracy per axis value, a two-axis heatmap, accuracy vs parameters,
+and the validation curves of all runs."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from fer.analysis.compare import Run
+from fer.loggers import run_name
+
+
+def val_curve(run: Run) -> tuple[list[int], list[float]]:
+    """(epochs, val acc) from the run's csv/metrics.csv (the fit's validation epochs)."""
+    path = run.path / "csv" / "metrics.csv"
+    if not path.is_file():
+        return [], []
+    epochs, accs = [], []
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            if row.get("val/acc") and row.get("val/acc_best"):
+                epochs.append(int(float(row["epoch"])) + 1)
+                accs.append(float(row["val/acc"]))
+    return epochs, accs
+
+
+def by_value(runs: list[Run], axis: str) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        groups[run.axes.get(axis, "")].append(run)
+    return dict(sorted(groups.items(), key=lambda kv: _sort_key(kv[0])))
+
+
+def write_plots(runs: list[Run], axes: list[str], out: Path) -> list[Path]:
+    """Every plot that the sweep supports; returns their paths."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+
+    done = [r for r in runs if r.status == "completed"]
+    if not done:
+        return []
+    paths = []
+    factors = [a for a in axes if a != "seed"]
+    if factors:
+        fig, axs = plt.subplots(1, len(factors), figsize=(4.2 * len(factors), 3.6), squeeze=False)
+        for ax, axis in zip(axs[0], factors):
+            groups = by_value(done, axis)
+            x = np.arange(len(groups))
+            for offset, (split, label) in (
+                (-0.15, ("val", "val (PublicTest)")),
+                (0.15, ("test", "test (PrivateTest)")),
+            ):
+                values = [[r.get(split, "acc") for r in g] for g in groups.values()]
+                ax.errorbar(
+                    x + offset,
+                    [np.mean(v) for v in values],
+                    [np.std(v) for v in values],
+                    fmt="o",
+                    capsize=4,
+                    label=label,
+                )
+            ax.set_xticks(x, list(groups), rotation=30 if len(groups) > 4 else 0)
+            ax.set(
+                xlabel=axis,
+                ylabel="accuracy",
+                title=f"accuracy by {axis}\n(mean ± std over other axes and seeds)",
+            )
+            ax.title.set_fontsize(9)
+        axs[0][0].legend(fontsize=8)
+        paths.append(save(fig, out / "accuracy_by_axis.png"))
+    if len(factors) == 2:
+        rows, cols = by_value(done, factors[0]), by_value(done, factors[1])
+        grid = np.full((len(rows), len(cols)), np.nan)
+        for i, r in enumerate(rows):
+            for j, c in enumerate(cols):
+                cell = [
+                    run.get("val", "acc")
+                    for run in done
+                    if run.axes.get(factors[0]) == r and run.axes.get(factors[1]) == c
+                ]
+                if cell:
+                    grid[i, j] = np.mean(cell)
+        fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 2.5, 1.0 * len(rows) + 1.8))
+        image = ax.imshow(grid, cmap="viridis")
+        for i in range(len(rows)):
+            for j in range(len(cols)):
+                if not np.isnan(grid[i, j]):
+                    ax.text(
+                        j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="w", fontsize=9
+                    )
+        ax.set(
+            xticks=range(len(cols)),
+            yticks=range(len(rows)),
+            xlabel=factors[1],
+            ylabel=factors[0],
+            title="val accuracy (mean over seeds)",
+        )
+        ax.set_xticklabels(list(cols))
+        ax.set_yticklabels(list(rows))
+        fig.colorbar(image, ax=ax)
+        paths.append(save(fig, out / "heatmap.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter([r.get("params") for r in done], [r.get("val", "acc") for r in done])
+    for r in done:
+        ax.annotate(r.path.name, (r.get("params"), r.get("val", "acc")), fontsize=7)
+    ax.set(xscale="log", xlabel="parameters", ylabel="val accuracy", title="accuracy vs parameters")
+    paths.append(save(fig, out / "acc_vs_params.png"))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in done:
+        epochs, accs = val_curve(r)
+        name = run_name([f"{k}={v}" for k, v in r.axes.items() if k in axes])
+        if epochs:
+            ax.plot(
+                epochs,
+                accs,
+                marker="." if len(epochs) < 15 else None,
+                label=f"{r.path.name}: {name}",
+            )
+    ax.set(xlabel="epoch", ylabel="val accuracy", title="validation accuracy per epoch")
+    if len(done) <= 16:
+        ax.legend(fontsize=7)
+    paths.append(save(fig, out / "val_curves.png"))
+    return paths
+
+
+def _sort_key(value: str) -> tuple:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)

@@ -1,0 +1,157 @@
+"""fer-compare and fer-report on fabricated run directories; the logger choices."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+
+import pytest
+
+from fer.analysis.compare import find_runs, main, seed_table
+from fer.analysis.report import main as report_main
+from fer.loggers import build_loggers, run_name
+
+
+def fabricate(sweep, job, overrides, status="completed", val=0.5, test=0.5, params=1000, epochs=3):
+    run = sweep / str(job)
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (run / ".hydra" / "config.yaml").write_text(
+        "data: {path: x.h5, batch_size: 8, limit: null}\nmodel: {name: cnn, depth: 2}\n"
+        "augment: {hflip: 0.5}\noptimizer: {name: sgd, lr: 0.1}\nscheduler: {name: cosine}\n"
+        "trainer: {max_epochs: 3}\nloss: {label_smoothing: 0.0}\n"
+    )
+    if status is None:  # unfinished before metrics.json was written at all
+        return run
+    metrics = {"status": status, "overrides": overrides}
+    if status == "completed":
+        metric = lambda acc: {"acc": acc, "f1_macro": acc - 0.1, "precision": acc, "recall": acc}  # noqa: E731
+        metrics |= {
+            "val": metric(val),
+            "test": metric(test),
+            "params": params,
+            "epochs": epochs,
+            "wall_time_s": 9.5,
+            "precision": "32-true",
+        }
+        (run / "csv").mkdir()
+        with (run / "csv" / "metrics.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["epoch", "step", "val/acc", "val/acc_best"])
+            for e in range(epochs):
+                w.writerow([e, e * 10, val - 0.05 * (epochs - 1 - e), val])
+    elif status == "failed":
+        metrics["error"] = "ValueError: unknown norm 'bogus'"
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    s = tmp_path / "multirun" / "2026-11-28" / "10-00-00"
+    fabricate(s, 0, ["model.depth=2", "model.norm=batch", "data.path=x.h5"], val=0.40, test=0.70)
+    fabricate(s, 1, ["model.depth=2", "model.norm=none", "data.path=x.h5"], val=0.35, test=0.36)
+    fabricate(
+        s,
+        2,
+        ["model.depth=4", "model.norm=batch", "data.path=x.h5"],
+        val=0.55,
+        test=0.50,
+        params=9000,
+    )
+    fabricate(s, 3, ["model.depth=4", "model.norm=bogus", "data.path=x.h5"], status="failed")
+    fabricate(s, 4, ["model.depth=6", "model.norm=batch", "data.path=x.h5"], status="running")
+    fabricate(s, 5, ["model.depth=6", "model.norm=none", "data.path=x.h5"], status=None)
+    return s
+
+
+def test_compare_lists_every_run_and_picks_best_by_val(sweep, capsys):
+    assert main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == [
+        "run",
+        "model.depth",
+        "model.norm",
+        "status",
+    ]  # data.path is no axis
+    assert [line.split()[0] for line in lines[1:7]] == [
+        "2",
+        "0",
+        "1",
+        "3",
+        "4",
+        "5",
+    ]  # by val acc, then others
+    assert "failed" in lines[4] and "running" in lines[5] and "running" in lines[6]
+    assert (
+        f"best by val acc (0.5500): {sweep / '2'}" in out
+    )  # run 0 has the best *test* acc: not chosen
+    rows = list(csv.reader((sweep / "comparison.csv").open()))
+    assert len(rows) == 7 and {r[3] for r in rows[1:]} == {"completed", "failed", "running"}
+    for name in ("accuracy_by_axis", "heatmap", "acc_vs_params", "val_curves"):
+        assert (sweep / f"{name}.png").stat().st_size > 1000
+    assert "| 2 | 4 | batch | completed | 0.5500" in (sweep / "comparison.md").read_text()
+
+
+def test_seeds_are_aggregated_as_mean_and_std(tmp_path, capsys):
+    s = tmp_path / "sweep"
+    for job, (norm, seed, val) in enumerate(
+        [("batch", 0, 0.5), ("batch", 1, 0.6), ("none", 0, 0.3), ("none", 1, 0.3)]
+    ):
+        fabricate(s, job, [f"model.norm={norm}", f"seed={seed}"], val=val, test=val)
+    header, rows = seed_table(find_runs([str(s)]))
+    assert header[:2] == ["model.norm", "seeds"]
+    assert rows[0][:3] == ["batch", "2", "0.5500 ± 0.0500"] and rows[1][:3] == [
+        "none",
+        "2",
+        "0.3000 ± 0.0000",
+    ]
+    assert main([str(s)]) == 0 and "mean ± std over seeds" in capsys.readouterr().out
+
+
+def test_compare_errors(tmp_path, capsys):
+    assert main([str(tmp_path / "missing")]) == 1
+    assert main([str(tmp_path)]) == 1
+    assert capsys.readouterr().err.count("fer-compare: error:") == 2
+
+
+def test_report_links_only_existing_images(sweep, tmp_path):
+    out = tmp_path / "report" / "REPORT.md"
+    assert report_main([str(sweep), "-o", str(out)]) == 0
+    text = out.read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 4 and all(os.path.exists(out.parent / link) for link in links)
+    assert "Your observations" in text and "PrivateTest (test, reported once) | 0.5000" in text
+    assert len(text.split()) < 1500
+
+
+def test_run_name_is_readable():
+    assert (
+        run_name(["model.depth=4", "model.norm=batch", "data.path=/x.h5", "logger=csv"])
+        == "depth=4 norm=batch"
+    )
+
+
+def test_logger_choices(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert build_loggers({"name": "none"}, tmp_path, "n", None, {}) == []
+    (csv_logger,) = build_loggers({"name": "csv"}, tmp_path, "n", None, {"seed": 1})
+    csv_logger.save()
+    assert (tmp_path / "csv" / "hparams.yaml").read_text().strip() == "seed: 1"
+    loggers = build_loggers(
+        {"name": "wandb", "project": "fer-test", "mode": "offline"},
+        tmp_path,
+        "depth=2",
+        "g",
+        {"seed": 1},
+    )
+    assert [type(lg).__name__ for lg in loggers] == ["CSVLogger", "WandbLogger"]
+    run = loggers[1].experiment
+    assert run.name == "depth=2" and run.group == "g" and run.config["seed"] == 1
+    run.finish()
+    assert list((tmp_path / "wandb").glob("offline-run-*"))
+    with pytest.raises(ValueError, match="valid choices: csv, wandb, none"):
+        build_loggers({"name": "tensorboard"}, tmp_path, "n", None, {})
