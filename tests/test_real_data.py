@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
 import pytest
 
+from fer.analysis.evaluate import evaluate
+from fer.checkpoint import DEFAULT_MODEL
 from fer.data.hdf5 import dataset_info
 from fer.data.prepare import convert
 from fer.train import run
@@ -54,3 +57,15 @@ def test_a_few_hundred_steps_learn_real_faces(real_h5, tmp_path):
     assert record["status"] == "completed"
     assert record["val"]["acc"] > majority + 0.08, record["val"]
     assert np.isfinite(record["test"]["loss"])
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no model shipped in fer/assets")
+def test_shipped_model_card_matches_a_fresh_evaluation(real_h5, tmp_path):
+    card = json.loads((DEFAULT_MODEL.parent / "card.json").read_text())
+    for name, split, tta in (("test", "test", "none"), ("test_flip", "test", "flip")):
+        report = evaluate(
+            None, split, tta, data=str(real_h5), out=str(tmp_path / name), log_wandb=False
+        )
+        assert report["accuracy"] == pytest.approx(card[name]["accuracy"], abs=1e-3)
+        moved = np.abs(np.array(report["confusion_matrix"]) - card[name]["confusion_matrix"]).sum()
+        assert moved <= 8  # bf16 kernels of another CPU may move a few borderline faces

@@ -1,0 +1,148 @@
+"""Ship a run's selected model inside the package: fer/assets/default.safetensors + its card.
+
+    python scripts/ship_model.py outputs/cpu_best [--data data/fer2013.h5]
+
+Exports checkpoints/best.ckpt as safetensors (weights and `fer` metadata, no pickle), evaluates
+it fresh on PublicTest and PrivateTest (with and without test-time augmentation), and writes
+MODEL_CARD.md and card.json beside it. fer-predict, fer-eval and fer-video use it when --model
+is omitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import yaml
+
+from fer.analysis.evaluate import evaluate
+from fer.analysis.runs import resolve_run
+from fer.checkpoint import DEFAULT_MODEL, export_model
+from fer.io import atomic_path, write_json
+from fer.labels import CLASSES
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+def card_markdown(run_dir: Path, metrics: dict, evals: dict, command: str, size: int) -> str:
+    test, val, flip = evals["test"], evals["val"], evals["test_flip"]
+    cm = test["confusion_matrix"]
+    rows = "\n".join(
+        f"| {c} | " + " | ".join(str(v) for v in cm[i]) + " |" for i, c in enumerate(CLASSES)
+    )
+    recall = " | ".join(f"{test['per_class'][c]['recall']:.3f}" for c in CLASSES)
+    return f"""# The default fer model
+
+A {metrics["params"]:,}-parameter CNN (`fer/assets/default.safetensors`, {size / 1e6:.1f} MB,
+safetensors: loads without executing pickled code) for 48×48 grey faces and seven emotions.
+
+- **Data**: FER2013, trained on Training (28,709 faces), checkpoint selected on PublicTest
+  (3,589), reported once on PrivateTest (3,589).
+- **Recipe**: `{command}` (the full resolved config is the run's `.hydra/config.yaml`).
+- **Training**: {metrics["epochs"]} epochs in {metrics["wall_time_s"] / 60:.1f} minutes wall time
+  (validation included) on {platform.machine()} ({platform.processor() or "CPU"}, 2 cores),
+  {metrics["train_images_per_s"]:.0f} training images/s, precision {metrics["precision"]}.
+- **Input**: grey 48×48, pixels / 255, standardised with the mean and std stored in the file.
+  `fer-predict` and `fer-video` detect faces with MTCNN and crop them square with a 20% margin.
+
+| split | TTA | accuracy | balanced accuracy | macro F1 |
+|---|---|---|---|---|
+| PublicTest (selection) | none | {val["accuracy"]:.4f} | {val["balanced_accuracy"]:.4f} | {val["f1_macro"]:.4f} |
+| PrivateTest (test) | none | {test["accuracy"]:.4f} | {test["balanced_accuracy"]:.4f} | {test["f1_macro"]:.4f} |
+| PrivateTest (test) | flip | {flip["accuracy"]:.4f} | {flip["balanced_accuracy"]:.4f} | {flip["f1_macro"]:.4f} |
+
+Per-class recall on PrivateTest (no TTA):
+
+| {" | ".join(CLASSES)} |
+|{"---|" * len(CLASSES)}
+| {recall} |
+
+Confusion matrix on PrivateTest (rows: true, columns: predicted):
+
+| true ↓ predicted → | {" | ".join(CLASSES)} |
+|---|{"---|" * len(CLASSES)}
+{rows}
+
+Limitations: FER2013 faces are web images of posed and spontaneous expressions, mostly frontal;
+disgust has few examples (436 in Training) and low recall; the model has not been evaluated on
+other datasets, video, or across demographic groups.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path, help="the run directory to ship")
+    parser.add_argument("--data", help="HDF5 file (default: the run's data.path)")
+    args = parser.parse_args()
+    out = DEFAULT_MODEL.parent
+    metrics = json.loads((args.run_dir / "metrics.json").read_text())
+    overrides = yaml.safe_load((args.run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    command = " ".join(
+        [
+            "python train.py",
+            *(o for o in overrides if not o.startswith(("hydra.", "trainer.enable_"))),
+        ]
+    )
+    export_model(args.run_dir, DEFAULT_MODEL)
+    size = DEFAULT_MODEL.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{DEFAULT_MODEL} is {size / 1e6:.1f} MB, over the 10 MB limit")
+    data = args.data or str(resolve_run(args.run_dir).data_path())
+    evals = {  # the exported file itself is evaluated: what ships is what is measured
+        name: evaluate(
+            DEFAULT_MODEL,
+            split,
+            tta,
+            data=data,
+            log_wandb=False,
+            out=str(args.run_dir / "eval" / f"shipped-{name}"),
+        )
+        for name, split, tta in (
+            ("val", "val", "none"),
+            ("test", "test", "none"),
+            ("test_flip", "test", "flip"),
+        )
+    }
+    with atomic_path(out / "MODEL_CARD.md") as tmp:
+        tmp.write_text(card_markdown(args.run_dir, metrics, evals, command, size))
+    write_json(
+        out / "card.json",
+        {
+            "command": command,
+            "params": metrics["params"],
+            "epochs": metrics["epochs"],
+            "training_wall_time_s": metrics["wall_time_s"],
+            "train_images_per_s": metrics["train_images_per_s"],
+            "precision": metrics["precision"],
+            **{
+                name: {
+                    k: e[k]
+                    for k in (
+                        "accuracy",
+                        "balanced_accuracy",
+                        "f1_macro",
+                        "ece",
+                        "n",
+                        "tta",
+                        "usage",
+                    )
+                }
+                | {
+                    "recall": {c: e["per_class"][c]["recall"] for c in CLASSES},
+                    "confusion_matrix": e["confusion_matrix"],
+                }
+                for name, e in evals.items()
+            },
+        },
+    )
+    print(f"wrote {DEFAULT_MODEL} ({size / 1e6:.2f} MB), MODEL_CARD.md and card.json")
+    print(
+        f"PublicTest {evals['val']['accuracy']:.4f}; PrivateTest {evals['test']['accuracy']:.4f}, "
+        f"with flip TTA {evals['test_flip']['accuracy']:.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

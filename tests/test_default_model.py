@@ -1,0 +1,55 @@
+"""The model shipped in the package: loads without pickle, finds and reads a smiling face."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+
+from fer import Predictor
+from fer.checkpoint import DEFAULT_MODEL
+
+pytestmark = pytest.mark.skipif(
+    not DEFAULT_MODEL.is_file(), reason="no model shipped in fer/assets"
+)
+
+
+def test_shipped_model_is_small_safetensors_with_a_card():
+    assert DEFAULT_MODEL.stat().st_size <= 10 * 1024 * 1024
+    with safe_open(str(DEFAULT_MODEL), framework="pt") as f:  # safetensors: no pickle at all
+        meta = json.loads(f.metadata()["fer"])
+    assert meta["classes"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    card = json.loads((DEFAULT_MODEL.parent / "card.json").read_text())
+    assert {"val", "test", "test_flip"} <= set(card) and card["test"]["n"] == 3589
+    assert (DEFAULT_MODEL.parent / "MODEL_CARD.md").is_file()
+
+
+def test_astronaut_is_happy_through_face_detection():
+    from skimage import data
+
+    faces = Predictor.load().predict_image(data.astronaut())  # --model omitted: the shipped model
+    assert len(faces) == 1
+    x1, y1, x2, y2 = faces[0].box
+    assert 150 < (x1 + x2) / 2 < 300 and 50 < (y1 + y2) / 2 < 200  # her face, upper middle
+    assert faces[0].label == "happy" and faces[0].probs.max() == pytest.approx(faces[0].probs[3])
+    assert np.isclose(faces[0].probs.sum(), 1, atol=1e-5)
+
+
+def test_fer_predict_works_without_model_or_dataset(tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.png")
+    result = subprocess.run(
+        [sys.executable, "-m", "fer.inference.predict_cli", str(tmp_path / "astronaut.png")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )  # no data/ here
+    assert result.returncode == 0, result.stderr
+    row = result.stdout.splitlines()[1].split(",")
+    assert row[1] == "0" and row[-1] == "happy"
