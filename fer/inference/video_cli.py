@@ -1,0 +1,211 @@
+"""`fer-video`: emotions over time in videos or a webcam recording, about one frame a second."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fer.labels import CLASSES
+
+
+def resolve_model(model: str | None) -> str | None:
+    """A sweep directory means its best run by validation accuracy (as fer-compare picks it)."""
+    if model and Path(model).is_dir() and not (Path(model) / "checkpoints").is_dir():
+        from fer.analysis.compare import best_run, find_runs
+
+        best = best_run(find_runs([model]))
+        if best is None:
+            raise ValueError(f"{model}: no completed run to take the best from")
+        print(
+            f"fer-video: using the best run of the sweep by val acc: {best.path}", file=sys.stderr
+        )
+        return str(best.path)
+    return model
+
+
+def read_labels(args: argparse.Namespace, videos: list[Path]) -> dict[str, str]:
+    if args.label:
+        return {str(v): args.label for v in videos}
+    if not args.labels:
+        return {}
+    labels = {}
+    with open(args.labels, newline="") as f:
+        for row in csv.DictReader(f):
+            labels[str(Path(row["video"]))] = row["label"].strip().lower()
+    unknown = set(labels.values()) - set(CLASSES)
+    if unknown:
+        raise ValueError(
+            f"{args.labels}: unknown labels {sorted(unknown)}; valid: {', '.join(CLASSES)}"
+        )
+    return labels
+
+
+def record_camera(camera: int, seconds: float, out: Path, show: bool) -> Path:
+    """Record `seconds` from a webcam into OUT/camera-<time>.mp4 (live boxes with --show)."""
+    import cv2
+
+    from fer.inference.video import VideoError
+
+    cap = cv2.VideoCapture(camera)
+    if not cap.isOpened():
+        raise VideoError(f"no camera {camera} found (is a webcam connected and free?)")
+    rate = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    ok, frame = cap.read()
+    if not ok:
+        cap.release()
+        raise VideoError(f"camera {camera} gives no frames")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"camera-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, frame.shape[1::-1])
+    end = time.monotonic() + seconds
+    try:
+        with tqdm(
+            total=seconds,
+            desc=f"camera {camera}",
+            unit="s",
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s",
+        ) as bar:
+            while ok and time.monotonic() < end:
+                writer.write(frame)
+                if show:
+                    cv2.imshow("fer-video (q to stop)", frame)
+                    if cv2.waitKey(1) & 0xFF == ord("q"):
+                        break
+                bar.n = min(seconds - (end - time.monotonic()), seconds)
+                bar.refresh()
+                ok, frame = cap.read()
+    except cv2.error as e:  # --show without a display or a GUI-less OpenCV
+        raise VideoError(f"cannot show the camera window ({str(e).splitlines()[-1]})") from None
+    finally:
+        writer.release()
+        cap.release()
+        if show:
+            cv2.destroyAllWindows()
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-video",
+        description="Emotions over time in videos: sample frames by timestamp, detect faces with "
+        "MTCNN, track them, classify each, and write frames.csv, summary.json, timeline.png and "
+        "annotated.mp4 per video into OUT/<video-name>/.",
+        epilog="examples: fer-video clip.mp4 --out results;  fer-video --camera 0 --seconds 10",
+    )
+    parser.add_argument(
+        "videos", nargs="*", type=Path, help="video files (mp4, flv, avi, mov, webm ...)"
+    )
+    parser.add_argument(
+        "--model",
+        help="run directory, checkpoint, .safetensors, or a sweep directory "
+        "(its best run by val acc); default: the shipped model",
+    )
+    parser.add_argument(
+        "--fps", type=float, default=1.0, help="frames sampled per second of video (0: every frame)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("video_results"),
+        help="output folder (default video_results)",
+    )
+    parser.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=0.2,
+        help="crop margin around a face, as a fraction of its size",
+    )
+    parser.add_argument(
+        "--label", choices=CLASSES, help="the true emotion of every video: report accuracy"
+    )
+    parser.add_argument("--labels", help="CSV with columns video,label: report accuracy per video")
+    parser.add_argument("--camera", type=int, help="record from this webcam index instead of files")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="webcam recording length (default 10)"
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="show the webcam picture while recording"
+    )
+    args = parser.parse_args(argv)
+    if args.camera is None and not args.videos:
+        parser.error("give video files or --camera N")
+    if args.fps < 0:
+        parser.error("--fps must be 0 (every frame) or positive")
+
+    from fer.checkpoint import CheckpointError
+    from fer.inference.predictor import Predictor
+    from fer.inference.video import VideoError, analyze_video
+
+    try:
+        predictor = Predictor.load(resolve_model(args.model))
+        videos = list(args.videos)
+        if args.camera is not None:
+            videos.append(record_camera(args.camera, args.seconds, args.out, args.show))
+        labels = read_labels(args, videos)
+    except (CheckpointError, VideoError, ValueError, OSError) as e:
+        print(f"fer-video: error: {e}", file=sys.stderr)
+        return 1
+    results, failed = [], 0
+    for video in videos:
+        bar = tqdm(total=100, desc=video.name[:30], unit="%", bar_format="{l_bar}{bar}| {elapsed}")
+        try:
+            summary = analyze_video(
+                predictor,
+                video,
+                args.out / video.stem,
+                args.fps,
+                not args.no_video,
+                args.margin,
+                progress=lambda share, bar=bar: bar.update(round(share * 100) - bar.n),
+            )
+            bar.update(100 - bar.n)
+            results.append(summary)
+        except VideoError as e:
+            failed += 1
+            tqdm.write(f"fer-video: error: {e}", file=sys.stderr)
+        finally:
+            bar.close()
+    if results:
+        print(f"\n{'video':34} {'dominant':>9} {'coverage':>9} {'frames':>7} {'seconds':>8}")
+        for s in results:
+            name, dominant = Path(s["video"]).name[:34], s["dominant_emotion"] or "-"
+            print(
+                f"{name:34} {dominant:>9} {s['face_coverage']:>9.0%} {s['frames_sampled']:>7} "
+                f"{s['seconds']:>8.2f}"
+            )
+        print(
+            f"wrote {args.out}/<video>/frames.csv, summary.json, timeline.png"
+            + ("" if args.no_video else ", annotated.mp4")
+        )
+    if labels and results:
+        evaluate_labels(results, labels, args.out)
+    return 1 if failed or not results else 0
+
+
+def evaluate_labels(results: list[dict], labels: dict[str, str], out: Path) -> None:
+    """Clip accuracy (dominant emotion) and frame accuracy against the given labels."""
+    clips, frame_hits, frame_total = [], 0, 0
+    for s in results:
+        truth = labels.get(s["video"])
+        if truth is None:
+            continue
+        clips.append(s["dominant_emotion"] == truth)
+        rows = list(csv.DictReader((out / Path(s["video"]).stem / "frames.csv").open()))
+        frame_hits += sum(r["label"] == truth for r in rows if r["face_id"] != "")
+        frame_total += sum(r["face_id"] != "" for r in rows)
+    if clips:
+        clip_acc, frame_acc = sum(clips) / len(clips), frame_hits / max(frame_total, 1)
+        print(
+            f"clip accuracy (dominant emotion): {sum(clips)}/{len(clips)} = {clip_acc:.0%}; "
+            f"frame accuracy: {frame_hits}/{frame_total} = {frame_acc:.0%}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

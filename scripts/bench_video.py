@@ -1,0 +1,87 @@
+"""Video pipeline speed: seconds per sampled frame for decoding, detection and classification.
+
+    python scripts/bench_video.py VIDEO [--model RUN_DIR] [--make-20s OUT.mp4]
+
+Measures at --fps 1 and --fps 0 (every frame), detection batched (as fer-video runs it) and one
+frame at a time. `--make-20s OUT.mp4` first loops VIDEO into a 20-second clip and benchmarks that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+
+from fer.inference.faces import crop_face
+from fer.inference.predictor import Predictor
+from fer.inference.video import BATCH, sample_frames
+
+
+def make_clip(source: Path, out: Path, seconds: float = 20.0) -> Path:
+    """Loop `source` into a clip of `seconds` (same size and rate)."""
+    cap = cv2.VideoCapture(str(source))
+    rate = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    writer = cv2.VideoWriter(
+        str(out), cv2.VideoWriter_fourcc(*"mp4v"), rate, frames[0].shape[1::-1]
+    )
+    for i in range(int(seconds * rate)):
+        cycle = i // len(frames)
+        writer.write(frames[i % len(frames)] if cycle % 2 == 0 else frames[-1 - i % len(frames)])
+    writer.release()
+    return out
+
+
+def bench(predictor: Predictor, video: Path, fps: float) -> None:
+    start = time.perf_counter()
+    samples = list(sample_frames(video, fps))
+    decode = time.perf_counter() - start
+    frames = [s.rgb for s in samples]
+    detector = predictor.detector
+    detector.detect(frames[:1])  # warm-up
+    start = time.perf_counter()
+    found = [
+        f for i in range(0, len(frames), BATCH) for f in detector.detect(frames[i : i + BATCH])
+    ]
+    batched = time.perf_counter() - start
+    start = time.perf_counter()
+    for frame in frames:
+        detector.detect([frame])
+    single = time.perf_counter() - start
+    crops = [crop_face(fr, f.box, 0.2) for fr, faces in zip(frames, found) for f in faces]
+    start = time.perf_counter()
+    predictor.predict_faces(crops)
+    classify = time.perf_counter() - start
+    n = len(frames)
+    print(
+        f"--fps {fps:g}: {n} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, "
+        f"{len(crops)} faces; "
+        f"per frame: decode {decode / n * 1000:.1f} ms, detect batched {batched / n * 1000:.1f} ms "
+        f"(one at a time {single / n * 1000:.1f} ms), classify {classify / n * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("video", type=Path)
+    parser.add_argument("--model", help="run directory or checkpoint (default: the shipped model)")
+    parser.add_argument(
+        "--make-20s", type=Path, metavar="OUT", help="loop VIDEO into a 20 s clip first"
+    )
+    args = parser.parse_args()
+    video = make_clip(args.video, args.make_20s) if args.make_20s else args.video
+    predictor = Predictor.load(args.model)
+    for fps in (1.0, 0.0):
+        bench(predictor, video, fps)
+
+
+if __name__ == "__main__":
+    main()

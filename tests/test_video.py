@@ -1,0 +1,174 @@
+"""fer-video on clips the tests make from a real face photo (scikit-image's astronaut)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from fer.inference.video import Tracker, sample_frames
+from fer.inference.video_cli import main, resolve_model
+
+
+def make_clip(
+    path: Path, seconds: float = 3.0, rate: float = 10.0, faces: int = 1, blank: bool = False
+) -> Path:
+    """A 640x360 clip: the astronaut (or two) drifting and zooming slightly, or an empty wall."""
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (640, 360))
+    for i in range(int(seconds * rate)):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        if not blank:
+            size = int(300 + 20 * np.sin(i / 5))
+            small = cv2.resize(face, (size, size))
+            for k in range(faces):
+                x = 10 + k * 320 + i % 10
+                frame[20 : 20 + size, x : x + size] = small[:, : min(size, 640 - x)]
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    return {
+        "one": make_clip(root / "one.mp4"),
+        "two": make_clip(root / "two.mp4", faces=2),
+        "blank": make_clip(root / "blank.mp4", blank=True),
+    }
+
+
+def rows(out: Path, name: str) -> list[dict]:
+    return list(csv.DictReader((out / name / "frames.csv").open()))
+
+
+def test_sampling_by_timestamp():
+    path = make_clip(
+        Path(pytest.importorskip("tempfile").mkdtemp()) / "c.mp4", seconds=3.0, rate=10.0
+    )
+    assert [(s.index, s.time_s) for s in sample_frames(path, 1.0)] == [
+        (0, 0.0),
+        (10, 1.0),
+        (20, 2.0),
+    ]
+    assert [s.index for s in sample_frames(path, 4.0)][:4] == [0, 2, 5, 8]  # 2.5 frames apart
+    assert len(list(sample_frames(path, 0))) == 30
+
+
+def test_one_face_gets_all_outputs(tiny_run, clips, tmp_path, capsys):
+    assert (
+        main(
+            [
+                str(clips["one"]),
+                "--model",
+                str(tiny_run),
+                "--out",
+                str(tmp_path),
+                "--label",
+                "happy",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "one"
+    for name in ("frames.csv", "summary.json", "timeline.png", "annotated.mp4"):
+        assert (out / name).stat().st_size > 0
+    table = rows(tmp_path, "one")
+    assert [r["time_s"] for r in table] == ["0.0", "1.0", "2.0"]
+    assert {r["face_id"] for r in table} == {"0"}  # found in every frame, one stable id
+    for r in table:
+        assert sum(
+            float(r[c]) for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+        ) == pytest.approx(1, abs=1e-4)
+    summary = json.loads((out / "summary.json").read_text())
+    assert (
+        summary["frames_sampled"] == 3
+        and summary["frames_with_face"] == 3
+        and summary["face_coverage"] == 1
+    )
+    assert sum(summary["share_of_time"].values()) == pytest.approx(1)
+    assert cv2.VideoCapture(str(out / "annotated.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    assert "clip accuracy (dominant emotion)" in capsys.readouterr().out
+
+
+def test_two_faces_keep_their_ids(tiny_run, clips, tmp_path):
+    assert (
+        main(
+            [
+                str(clips["two"]),
+                "--model",
+                str(tiny_run),
+                "--out",
+                str(tmp_path),
+                "--no-video",
+                "--fps",
+                "2",
+            ]
+        )
+        == 0
+    )
+    table = rows(tmp_path, "two")
+    assert {r["face_id"] for r in table} == {"0", "1"}
+    for face_id in ("0", "1"):
+        centres = [(float(r["x1"]) + float(r["x2"])) / 2 for r in table if r["face_id"] == face_id]
+        assert len(centres) == 6 and max(centres) - min(centres) < 40  # the same face each time
+    assert not (tmp_path / "two" / "annotated.mp4").exists()
+
+
+def test_bad_inputs_do_not_stop_the_good_video(tiny_run, clips, tmp_path, capsys):
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    code = main(
+        [
+            str(tmp_path / "corrupt.mp4"),
+            str(tmp_path / "missing.mp4"),
+            str(clips["blank"]),
+            str(clips["one"]),
+            "--model",
+            str(tiny_run),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-video",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "corrupt.mp4: cannot open" in err or "corrupt.mp4: no frames" in err
+    assert "missing.mp4: no such file" in err
+    blank = rows(tmp_path / "out", "blank")
+    assert len(blank) == 3 and all(r["face_id"] == "" for r in blank)  # gaps are visible
+    assert (
+        json.loads((tmp_path / "out" / "blank" / "summary.json").read_text())["dominant_emotion"]
+        is None
+    )
+    assert len(rows(tmp_path / "out", "one")) == 3
+
+
+def test_sweep_directory_means_its_best_run(tiny_run, tmp_path):
+    for job in ("0", "1"):
+        shutil.copytree(tiny_run, tmp_path / job)
+    metrics = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    metrics["val"]["acc"] += 0.1
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps(metrics))
+    assert resolve_model(str(tmp_path)) == str(tmp_path / "1")
+
+
+def test_no_camera_is_a_clear_error(tiny_run, tmp_path, capsys):
+    assert (
+        main(["--camera", "7", "--seconds", "1", "--model", str(tiny_run), "--out", str(tmp_path)])
+        == 1
+    )
+    assert capsys.readouterr().err.strip().startswith("fer-video: error: no camera 7")
+
+
+def test_tracker_matches_by_overlap():
+    tracker = Tracker()
+    assert tracker.assign([(0, 0, 10, 10), (50, 50, 60, 60)]) == [0, 1]
+    assert tracker.assign([(51, 51, 61, 61), (1, 1, 11, 11)]) == [1, 0]
+    assert tracker.assign([(200, 200, 210, 210)]) == [2]
