@@ -141,6 +141,7 @@ def test_bad_inputs_do_not_stop_the_good_video(tiny_run, clips, tmp_path, capsys
     assert code == 1 and "Traceback" not in err
     assert "corrupt.mp4: cannot open" in err or "corrupt.mp4: no frames" in err
     assert "missing.mp4: no such file" in err
+    assert "warning: no face found in" in err and "blank.mp4" in err
     blank = rows(tmp_path / "out", "blank")
     assert len(blank) == 3 and all(r["face_id"] == "" for r in blank)  # gaps are visible
     assert (

@@ -287,12 +287,14 @@ def timeline_figure(
         times = [r[0] for r in mine]
         for k, name in enumerate(classes):
             ax.plot(times, [r[8 + k] for r in mine], marker="o", ms=3, label=name)
-        ax.set(ylabel="probability", ylim=(0, 1), title=f"face #{face_id}")
+        ax.set(ylabel="probability", ylim=(0, 1))
+        ax.set_title(f"{title}: face #{face_id}", fontsize=10)
     if not ids:
         axes[0, 0].text(0.5, 0.5, "no face found", ha="center", va="center")
+        axes[0, 0].set_title(title, fontsize=10)
     axes[-1, 0].set_xlabel("time (s)")
-    axes[0, 0].legend(ncol=7, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.35))
-    fig.suptitle(title)
+    if ids:
+        axes[0, 0].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return save(fig, path)
 
 

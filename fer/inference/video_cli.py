@@ -166,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             bar.update(100 - bar.n)
             results.append(summary)
+            if not summary["frames_with_face"]:
+                tqdm.write(
+                    f"fer-video: warning: no face found in {video} "
+                    f"({summary['frames_sampled']} frames sampled; frames.csv shows the gaps)",
+                    file=sys.stderr,
+                )
         except VideoError as e:
             failed += 1
             tqdm.write(f"fer-video: error: {e}", file=sys.stderr)
