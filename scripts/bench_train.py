@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from fer.data.hdf5 import read_split
 from fer.models import build_model
 from fer.optim import build_optimizer
 from fer.preprocess import normalize
-from fer.runtime import resolve_precision
+from fer.runtime import cpu_name, cpu_supports_bf16, resolve_precision
 from fer.train import run
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -81,10 +80,9 @@ def main() -> None:
         )
         real = run(cfg)["train_images_per_s"]
     precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor()
-    print(
-        f"device: {device or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
-    )
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else cpu_name()
+    bf16 = "native bf16" if cpu_supports_bf16() else "no native bf16"
+    print(f"device: {device} ({os.cpu_count()} cores, {bf16}), torch {torch.__version__}")
     print(
         f"model: {cfg.model.name} depth={cfg.model.depth} width={cfg.model.width}, "
         f"batch {cfg.data.batch_size}, {args.steps} steps"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 from pathlib import Path
 
 import yaml
@@ -23,18 +22,9 @@ from fer.analysis.runs import resolve_run
 from fer.checkpoint import DEFAULT_MODEL, export_model
 from fer.io import atomic_path, write_json
 from fer.labels import CLASSES
+from fer.runtime import cpu_name
 
 MAX_BYTES = 10 * 1024 * 1024
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def card_markdown(
