@@ -14,18 +14,6 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger
 
 LOGGERS = ("csv", "wandb", "none")
-# Overrides that describe where or how a run was executed rather than what it trains.
-NOT_IN_NAME = ("data.path", "hydra.", "logger", "paths.", "trainer.enable_", "resume")
-
-
-def run_name(overrides: list[str]) -> str:
-    """A readable run name: `model.depth=4 model.norm=batch` -> `depth=4 norm=batch`."""
-    parts = []
-    for override in overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if not key.startswith(NOT_IN_NAME):
-            parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
-    return " ".join(parts)
 
 
 def build_loggers(

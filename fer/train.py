@@ -23,7 +23,8 @@ from fer.callbacks import RunStats
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
 from fer.io import write_json
-from fer.loggers import build_loggers, run_name, wandb_experiment
+from fer.loggers import build_loggers, wandb_experiment
+from fer.naming import run_name
 from fer.runtime import resolve_precision
 from fer.system import EmotionClassifier
 

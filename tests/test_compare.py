@@ -11,7 +11,8 @@ import pytest
 
 from fer.analysis.compare import find_runs, main, seed_table
 from fer.analysis.report import main as report_main
-from fer.loggers import build_loggers, run_name
+from fer.loggers import build_loggers
+from fer.naming import run_name
 
 
 def fabricate(sweep, job, overrides, status="completed", val=0.5, test=0.5, params=1000, epochs=3):

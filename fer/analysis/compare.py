@@ -20,8 +20,7 @@ import numpy as np
 import yaml
 
 from fer.io import atomic_path
-
-NON_AXIS_PREFIXES = ("data.path", "hydra.", "logger", "trainer.enable_progress_bar")
+from fer.naming import is_axis
 
 
 @dataclass
@@ -53,7 +52,7 @@ def find_runs(paths: list[str]) -> list[Run]:
 def read_run(path: Path) -> Run:
     overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
     axes = dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
-    axes = {k: v for k, v in axes.items() if not k.startswith(NON_AXIS_PREFIXES)}
+    axes = {k: v for k, v in axes.items() if is_axis(k)}
     try:
         metrics = json.loads((path / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError):

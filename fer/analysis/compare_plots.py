@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.analysis.compare import Run
-from fer.loggers import run_name
+from fer.naming import run_name
 
 
 def val_curve(run: Run) -> tuple[list[int], list[float]]:

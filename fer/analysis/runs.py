@@ -41,8 +41,11 @@ def is_sweep(path: str | Path) -> bool:
 
 def sweep_runs(path: str | Path) -> list[Path]:
     """The run directories of a sweep that have a best checkpoint, in job order."""
-    runs = [p.parent.parent for p in Path(path).glob("*/checkpoints/best.ckpt")]
-    return sorted(runs, key=lambda p: (len(p.name), p.name))
+    from fer.analysis.compare import find_runs
+
+    return [
+        r.path for r in find_runs([str(path)]) if (r.path / "checkpoints" / "best.ckpt").is_file()
+    ]
 
 
 def resolve_run(model: str | Path | None) -> RunRef:

@@ -48,14 +48,20 @@ def open_video(path: Path) -> Any:
     return cap
 
 
-def sample_frames(path: Path, fps: float) -> Iterator[Sample]:
+def video_rate_and_length(cap: Any) -> tuple[float, int]:
+    """Frames per second (30 when the container does not say) and frame count (0 if unknown)."""
+    import cv2
+
+    return cap.get(cv2.CAP_PROP_FPS) or 30.0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+
+
+def sample_frames(path: Path, fps: float, cap: Any = None) -> Iterator[Sample]:
     """Frames at `fps` per second of video time (every frame for fps=0), by timestamp."""
     import cv2
 
-    cap = open_video(path)
+    cap = cap or open_video(path)
     try:
-        rate = cap.get(cv2.CAP_PROP_FPS) or 30.0
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        rate, count = video_rate_and_length(cap)
         step = 1.0 if fps <= 0 else max(rate / fps, 1.0)  # frames between samples
         position, target, produced = 0, 0.0, 0
         while count <= 0 or round(target) < count:
@@ -133,7 +139,9 @@ def analyze_video(
     rows: list[list[Any]] = []
     writer = None
     annotated = out_dir / "annotated.mp4"
-    duration = _duration(path)
+    cap = open_video(path)
+    rate, count = video_rate_and_length(cap)
+    duration = count / rate
     batch: list[Sample] = []
 
     def flush() -> None:
@@ -181,7 +189,7 @@ def analyze_video(
                     writer = cv2.VideoWriter(
                         str(out_dir / ".annotated.part.mp4"),
                         cv2.VideoWriter_fourcc(*"mp4v"),
-                        max(fps, 1.0) if fps > 0 else _rate(path),
+                        max(fps, 1.0) if fps > 0 else rate,
                         (w, h),
                     )
                 writer.write(draw(sample.rgb, frame_faces, classes))
@@ -191,7 +199,7 @@ def analyze_video(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for sample in sample_frames(path, fps):
+        for sample in sample_frames(path, fps, cap):
             batch.append(sample)
             if len(batch) == BATCH:
                 flush()
@@ -296,21 +304,3 @@ def timeline_figure(
     if ids:
         axes[0, 0].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return save(fig, path)
-
-
-def _rate(path: Path) -> float:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    rate = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    cap.release()
-    return rate
-
-
-def _duration(path: Path) -> float:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    rate, count = cap.get(cv2.CAP_PROP_FPS) or 30.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0
-    cap.release()
-    return count / rate if rate else 0.0
