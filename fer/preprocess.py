@@ -12,6 +12,9 @@ from PIL import Image
 
 from fer.labels import IMAGE_SIZE
 
+# Image files fer reads (conversion and prediction alike).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+
 # Mean and std of FER2013 Training pixels scaled to [0, 1]; stored in every checkpoint.
 MEAN = 0.5136
 STD = 0.3067

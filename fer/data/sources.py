@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fer.labels import CLASSES, IMAGE_SIZE, USAGES
+from fer.preprocess import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 SPLIT_FOLDERS = {"train": "Training", "test": None}  # None: split later into Public/PrivateTest
 CSV_HEADER = ["emotion", "pixels", "Usage"]
 

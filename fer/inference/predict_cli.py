@@ -12,7 +12,8 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+from fer.preprocess import IMAGE_SUFFIXES
+
 DETECT_BATCH = 16  # images per MTCNN batch
 FACE_BATCH = 256  # images per batch with --no-detect
 
