@@ -7,7 +7,7 @@ DATA   ?= ../shared/data/fer2013.zip
 H5     ?= data/fer2013.h5
 SWEEP  := multirun/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install test lint format quickstart clean
+.PHONY: install test lint format quickstart clean browser
 
 install: $(STAMP)
 
@@ -28,8 +28,18 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
+
+# Chromium for the web app's browser tests: Debian's package (Playwright's own download needs a
+# CDN). Needs root or sudo; without a browser those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+		|| { $$SUDO apt-get update -q >/dev/null 2>&1 \
+		     && $$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } \
+		|| echo "make: no chromium could be installed: the browser tests will skip"; }
 
 $(H5): | $(STAMP)
 	$(BIN)/fer-prepare $(DATA) -o $(H5)

@@ -23,6 +23,7 @@ from torchmetrics.classification import (
 from fer.checkpoint import checkpoint_metadata
 from fer.labels import CLASSES, IMAGE_SIZE
 from fer.models import build_model
+from fer.models.transfer import param_groups, prepare_for_training
 from fer.optim import build_optimizer, build_scheduler
 from fer.preprocess import MEAN, STD, normalize
 
@@ -58,7 +59,8 @@ class EmotionClassifier(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # primitives only: checkpoints stay weights_only-loadable
-        self.net = build_model(model)
+        self.net = prepare_for_training(build_model(model), model)
+        self.frozen_backbone = bool(model.get("freeze"))
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
@@ -69,6 +71,13 @@ class EmotionClassifier(L.LightningModule):
         self.losses = torch.nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
         self._last_val: dict[str, float] = {}
         self.val_acc_best = MaxMetric()
+
+    def train(self, mode: bool = True) -> EmotionClassifier:
+        """A frozen backbone stays in eval mode: its norm statistics do not drift either."""
+        super().train(mode)
+        if mode and self.frozen_backbone:
+            self.net.backbone.eval()
+        return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W) faces, or normalised float (B, 1, H, W) -> logits (B, classes)."""
@@ -150,7 +159,12 @@ class EmotionClassifier(L.LightningModule):
         self._log_epoch("test")
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = build_optimizer(self.parameters(), self.hparams.optimizer)
+        groups = param_groups(
+            self.net,
+            self.hparams.optimizer.get("lr", 0.0),
+            self.hparams.model.get("backbone_lr_mult", 1.0),
+        )
+        optimizer = build_optimizer(groups, self.hparams.optimizer)
         total = int(self.trainer.estimated_stepping_batches)
         per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
         scheduler = build_scheduler(optimizer, self.hparams.scheduler, total, per_epoch)

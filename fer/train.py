@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,19 +81,7 @@ def run(
         )
     name = run_name(overrides)
     hparams = OmegaConf.to_container(cfg, resolve=True) | {"params": params}
-    loggers = build_loggers(
-        OmegaConf.to_container(cfg.logger, resolve=True), run_dir, name, group, hparams
-    )
-    if loggers:
-        callbacks.append(L.pytorch.callbacks.LearningRateMonitor(logging_interval="epoch"))
-    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg.get("accelerator", "auto"))
-    trainer = L.Trainer(
-        **{k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS},
-        precision=precision,
-        default_root_dir=run_dir,
-        callbacks=callbacks,
-        logger=loggers or False,
-    )
+    trainer, loggers, precision = make_trainer(cfg, run_dir, name, group, hparams, callbacks)
     log.info("run %s: %s parameters, precision %s", name or run_dir.name, f"{params:,}", precision)
     experiment = wandb_experiment(loggers)
     exit_code = 1
@@ -142,11 +131,47 @@ def run(
     return record
 
 
-def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | None) -> float:
-    """Run and record a failure; return val/acc_best for sweepers (NaN when the run failed)."""
+def make_trainer(
+    cfg: DictConfig,
+    run_dir: Path,
+    name: str,
+    group: str | None,
+    hparams: dict[str, Any],
+    callbacks: list[L.Callback],
+) -> tuple[L.Trainer, list[Any], str]:
+    """The Lightning Trainer of a run, its loggers (with a learning-rate monitor when there are
+    any) and the resolved precision (bf16-mixed where the hardware supports it)."""
+    loggers = build_loggers(
+        OmegaConf.to_container(cfg.logger, resolve=True), run_dir, name, group, hparams
+    )
+    if loggers:
+        callbacks = [*callbacks, L.pytorch.callbacks.LearningRateMonitor(logging_interval="epoch")]
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg.get("accelerator", "auto"))
+    trainer = L.Trainer(
+        **{k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS},
+        precision=precision,
+        default_root_dir=run_dir,
+        callbacks=callbacks,
+        logger=loggers or False,
+    )
+    return trainer, loggers, precision
+
+
+def main(
+    cfg: DictConfig,
+    overrides: list[str],
+    multirun: bool,
+    group: str | None,
+    run_fn: Callable[..., dict[str, Any]] = run,
+    objective: str = "val_acc_best",
+) -> float:
+    """Run and record a failure; return the objective for sweepers (NaN when the run failed).
+
+    `run_fn` is `run` for train.py and `fer.pretrain.run` for pretrain.py."""
     run_dir = Path(cfg.paths.output_dir)
     try:
-        return run(cfg, overrides, group)["val_acc_best"]
+        return run_fn(cfg, overrides, group)[objective]
     except (Exception, KeyboardInterrupt) as error:
         interrupted = isinstance(error, KeyboardInterrupt)
         message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
@@ -161,7 +186,8 @@ def main(cfg: DictConfig, overrides: list[str], multirun: bool, group: str | Non
             },
         )
         print(
-            f"train.py: error: {message} (run {run_dir}, traceback in error.log)", file=sys.stderr
+            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, traceback in error.log)",
+            file=sys.stderr,
         )
         if interrupted or not multirun:
             raise SystemExit(130 if interrupted else 1) from None

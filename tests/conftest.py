@@ -96,7 +96,7 @@ def config(tiny_h5, run_dir, *overrides):
                 "logger=csv",
                 "data.batch_size=16",
                 "data.num_workers=0",
-                "model.width=8",
+                *([] if any(o.startswith("model=") for o in overrides) else ["model.width=8"]),
                 "trainer.max_epochs=1",
                 *QUIET,
                 *overrides,
@@ -133,3 +133,25 @@ def face_photo() -> Path:
     from matplotlib import cbook
 
     return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+def make_clip(
+    path: Path, seconds: float = 3.0, rate: float = 10.0, faces: int = 1, blank: bool = False
+) -> Path:
+    """A 640x360 clip: the astronaut (or two) drifting and zooming slightly, or an empty wall."""
+    import cv2
+    from skimage import data
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (640, 360))
+    for i in range(int(seconds * rate)):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        if not blank:
+            size = int(300 + 20 * np.sin(i / 5))
+            small = cv2.resize(face, (size, size))
+            for k in range(faces):
+                x = 10 + k * 320 + i % 10
+                frame[20 : 20 + size, x : x + size] = small[:, : min(size, 640 - x)]
+        writer.write(frame)
+    writer.release()
+    return path

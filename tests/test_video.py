@@ -8,31 +8,12 @@ import shutil
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
-from skimage import data
 
 from fer.inference.video import Tracker, sample_frames
 from fer.inference.video_cli import main, resolve_model
 
-
-def make_clip(
-    path: Path, seconds: float = 3.0, rate: float = 10.0, faces: int = 1, blank: bool = False
-) -> Path:
-    """A 640x360 clip: the astronaut (or two) drifting and zooming slightly, or an empty wall."""
-    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (640, 360))
-    for i in range(int(seconds * rate)):
-        frame = np.full((360, 640, 3), 90, np.uint8)
-        if not blank:
-            size = int(300 + 20 * np.sin(i / 5))
-            small = cv2.resize(face, (size, size))
-            for k in range(faces):
-                x = 10 + k * 320 + i % 10
-                frame[20 : 20 + size, x : x + size] = small[:, : min(size, 640 - x)]
-        writer.write(frame)
-    writer.release()
-    return path
+from conftest import make_clip
 
 
 @pytest.fixture(scope="module")

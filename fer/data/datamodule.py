@@ -23,7 +23,7 @@ from fer.data.hdf5 import read_split
 from fer.labels import CLASSES
 
 SAMPLERS = ("shuffle", "balanced")
-_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class FaceDataset(Dataset):
@@ -42,7 +42,7 @@ class FaceDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(image)), int(self.labels[index])
 
 
-def _seed_worker_transform(worker_id: int) -> None:
+def seed_worker_transform(worker_id: int) -> None:
     """Seed albumentations from torch's per-worker, per-epoch seed, so runs repeat exactly."""
     info = torch.utils.data.get_worker_info()
     if info is not None and info.dataset.transform is not None:
@@ -168,7 +168,7 @@ class FERDataModule(L.LightningDataModule):
             persistent_workers=uses_workers,
             # An explicit start method: inside joblib's (loky) launcher processes the default
             # context cannot start loader workers.
-            multiprocessing_context=_START_METHOD if uses_workers else None,
-            worker_init_fn=_seed_worker_transform,
+            multiprocessing_context=START_METHOD if uses_workers else None,
+            worker_init_fn=seed_worker_transform,
             **kwargs,
         )

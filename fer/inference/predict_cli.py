@@ -8,9 +8,13 @@ import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from fer.inference.predictor import FacePrediction
 
 from fer.preprocess import IMAGE_SUFFIXES
 
@@ -37,6 +41,18 @@ def read_image(path: Path) -> Image.Image:
 
 def header(classes: tuple[str, ...]) -> list[str]:
     return ["path", "face", "x1", "y1", "x2", "y2", "det_prob", *classes, "label"]
+
+
+def face_rows(path: str, faces: list[FacePrediction], num_classes: int) -> list[list[str]]:
+    """The CSV rows of one image (see `header`): one per face, or one empty row if none."""
+    if not faces:
+        return [[path, "", "", "", "", "", "", *[""] * num_classes, ""]]
+    rows = []
+    for k, face in enumerate(faces):
+        box = [f"{v:.1f}" for v in face.box] if face.box else [""] * 4
+        prob = f"{face.det_prob:.4f}" if face.det_prob is not None else ""
+        rows.append([path, str(k), *box, prob, *(f"{p:.6f}" for p in face.probs), face.label])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,17 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             images, detect=not args.no_detect, tta=args.tta, margin=args.margin
         )
         for path, faces in zip(batch, results):
-            if not faces:
-                writer.writerow(
-                    [str(path), "", "", "", "", "", "", *[""] * len(predictor.classes), ""]
-                )
-            for k, face in enumerate(faces):
-                box = [f"{v:.1f}" for v in face.box] if face.box else [""] * 4
-                prob = f"{face.det_prob:.4f}" if face.det_prob is not None else ""
-                writer.writerow(
-                    [str(path), k, *box, prob, *(f"{p:.6f}" for p in face.probs), face.label]
-                )
-                faces_found += 1
+            writer.writerows(face_rows(str(path), faces, len(predictor.classes)))
+            faces_found += len(faces)
         progress.update(len(paths[start : start + step]))
     progress.close()
     if args.out:

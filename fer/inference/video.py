@@ -23,6 +23,7 @@ from fer.io import atomic_path, write_json
 
 BATCH = 16  # sampled frames per detection batch
 SEEK_GAP = 15  # seek (instead of decoding through) when samples are more frames apart than this
+VIDEO_CODECS = {"mp4": "mp4v", "webm": "VP80"}  # annotated video: container -> OpenCV fourcc
 IOU_MATCH = 0.3  # a face continues a track when its box overlaps the track's last box this much
 
 
@@ -129,8 +130,12 @@ def analyze_video(
     video: bool = True,
     margin: float = 0.2,
     progress: Callable[[float], None] | None = None,
+    video_format: str = "mp4",
 ) -> dict[str, Any]:
-    """Run the whole pipeline on one video and write its four outputs; returns the summary."""
+    """Run the whole pipeline on one video and write its four outputs; returns the summary.
+
+    `video_format`: mp4 (MPEG-4 part 2, plays in desktop players) or webm (VP8, plays in every
+    browser)."""
     import cv2
 
     start = time.perf_counter()
@@ -138,7 +143,10 @@ def analyze_video(
     tracker = Tracker()
     rows: list[list[Any]] = []
     writer = None
-    annotated = out_dir / "annotated.mp4"
+    if video_format not in VIDEO_CODECS:
+        raise ValueError(f"video_format must be one of {', '.join(VIDEO_CODECS)}")
+    annotated = out_dir / f"annotated.{video_format}"
+    partial = out_dir / f".annotated.part.{video_format}"
     cap = open_video(path)
     rate, count = video_rate_and_length(cap)
     duration = count / rate
@@ -187,8 +195,8 @@ def analyze_video(
                 if writer is None:
                     h, w = sample.rgb.shape[:2]
                     writer = cv2.VideoWriter(
-                        str(out_dir / ".annotated.part.mp4"),
-                        cv2.VideoWriter_fourcc(*"mp4v"),
+                        str(partial),
+                        cv2.VideoWriter_fourcc(*VIDEO_CODECS[video_format]),
                         max(fps, 1.0) if fps > 0 else rate,
                         (w, h),
                     )
@@ -209,7 +217,7 @@ def analyze_video(
         if writer is not None:
             writer.release()
     if video and writer is not None:
-        (out_dir / ".annotated.part.mp4").replace(annotated)
+        partial.replace(annotated)
     with atomic_path(out_dir / "frames.csv") as tmp, tmp.open("w", newline="") as f:
         csv.writer(f).writerows([frames_header(classes), *rows])
     summary = summarize(rows, classes, time.perf_counter() - start, fps, path)

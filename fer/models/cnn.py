@@ -174,6 +174,15 @@ class ConvNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
+    @property
+    def backbone(self) -> nn.Module:
+        """The part that self-supervised pretraining learns and `model.freeze` freezes."""
+        return self.blocks
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """One vector per face (B, C): the globally pooled last feature map."""
+        return self.forward_features(x).mean((2, 3))
+
 
 def _init_weights(module: nn.Module) -> None:
     """He (Kaiming) init for convs: keeps the signal alive in deep nets without normalisation."""

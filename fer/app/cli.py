@@ -1,0 +1,69 @@
+"""`fer-app`: serve the web app on this machine (no analytics, no share link, no CDN)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-app",
+        description="Start a local web app: upload a photo or a clip, or use the browser's "
+        "webcam, and see each face's emotion probabilities; the Model tab shows the model card. "
+        "Everything runs on this machine; nothing is sent anywhere.",
+        epilog="example: fer-app --model outputs/cpu_best --port 7860",
+    )
+    parser.add_argument(
+        "--model", help="run directory, checkpoint or .safetensors (default: shipped model)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on")
+    parser.add_argument(
+        "--max-upload-mb", type=float, default=50, help="largest upload accepted, in MB"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where results are written (default: a temporary folder)"
+    )
+    args = parser.parse_args(argv)
+    if args.max_upload_mb <= 0:
+        parser.error("--max-upload-mb must be positive")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+
+    from fer.checkpoint import CheckpointError
+    from fer.inference.predictor import Predictor
+
+    try:
+        predictor = Predictor.load(args.model)
+    except CheckpointError as e:
+        print(f"fer-app: error: {e}", file=sys.stderr)
+        return 1
+    from fer.app.ui import THEME, build_app
+
+    app = build_app(predictor, args.model, args.work_dir)
+    print(f"fer-app: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    try:
+        app.queue(default_concurrency_limit=1).launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=False,
+            inbrowser=False,
+            max_file_size=f"{args.max_upload_mb}mb",
+            ssr_mode=False,
+            show_error=True,
+            quiet=True,
+            theme=THEME,
+            footer_links=["settings"],
+        )
+    except OSError as e:  # the port is taken
+        print(f"fer-app: error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The Gradio page: Image, Video, Webcam and Model tabs over `fer.app.analysis`.
+
+Gradio because it serves a complete page from one Python process with upload, webcam capture,
+progress and file download built in, and its front end ships inside the wheel: with analytics
+off, system fonts and no share link, the page makes no request beyond the local server.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from fer.app.analysis import analyze_clip, analyze_photo, model_card
+from fer.inference.predictor import Predictor
+
+# System fonts only: the default theme would fetch its font from Google's CDN.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "sans-serif"],
+    font_mono=["ui-monospace", "monospace"],
+)
+INTRO = (
+    "# fer: facial emotion recognition\n"
+    "Upload a photo or a clip, or use the webcam. Faces are found with MTCNN, cropped and "
+    "classified into seven emotions by the loaded model; nothing leaves this machine."
+)
+
+
+class PhotoInput(gr.Image):
+    """gr.Image whose unreadable uploads reach the app as a path, so the page can say what is
+    wrong, instead of failing inside Gradio's own decoding."""
+
+    def get_block_name(self) -> str:
+        return "image"  # the same front-end component as gr.Image
+
+    def preprocess(self, payload: Any) -> Any:
+        try:
+            return super().preprocess(payload)
+        except Exception:  # not an image: let analyze_photo report it
+            return str(payload.path) if payload is not None and payload.path else None
+
+
+def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = None) -> gr.Blocks:
+    """The four-tab page; results are written under `work_dir` (a temporary folder by default)."""
+    work = Path(work_dir or tempfile.mkdtemp(prefix="fer-app-"))
+
+    def new_dir() -> Path:
+        return work / uuid.uuid4().hex[:12]
+
+    def on_photo(path: str | None) -> tuple[Any, ...]:
+        if not path:
+            return "Upload or paste a photo.", None, None, None, None
+        result = analyze_photo(predictor, path, new_dir())
+        table = {"headers": result.header, "data": result.rows} if result.rows else None
+        return result.message, result.annotated, result.chart, table, result.csv
+
+    def on_clip(
+        path: str | None,
+        fps: float,
+        progress: Any = gr.Progress(),  # noqa: B008 - how Gradio injects its progress bar
+    ) -> tuple[Any, ...]:
+        if not path:
+            return "Upload or record a clip.", None, None, None, None, None
+        progress(0.0, desc="analysing")
+        result = analyze_clip(
+            predictor, path, new_dir(), fps=fps, progress=lambda f: progress(f, desc="analysing")
+        )
+        mean = (result.summary or {}).get("mean_probability") or {}
+        label = {k: v for k, v in mean.items() if v is not None} or None
+        return (
+            result.message,
+            result.timeline,
+            label,
+            result.annotated,
+            result.frames_csv,
+            result.summary,
+        )
+
+    card, confusion = model_card(model)
+    with gr.Blocks(title="fer", analytics_enabled=False) as app:
+        gr.Markdown(INTRO)
+        with gr.Tab("Image"):
+            with gr.Row():
+                photo = PhotoInput(
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    label="Photo",
+                    elem_id="photo-input",
+                )
+                photo_out = gr.Image(label="Faces", interactive=False, elem_id="photo-output")
+            photo_status = gr.Markdown(elem_id="photo-status")
+            bars = gr.Image(label="Emotion probabilities per face", interactive=False)
+            table = gr.Dataframe(label="Per face (as fer-predict)", elem_id="photo-table")
+            photo_csv = gr.File(label="Download CSV")
+            photo_outputs = [photo_status, photo_out, bars, table, photo_csv]
+            photo.change(on_photo, photo, photo_outputs)  # upload, paste and clear
+        with gr.Tab("Video"):
+            clip = gr.Video(sources=["upload"], label="Clip", elem_id="clip-input")
+            fps = gr.Slider(0.5, 5, value=1, step=0.5, label="Sampled frames per second")
+            run = gr.Button("Analyse", variant="primary", elem_id="clip-run")
+            clip_outputs = _clip_outputs("clip")
+            run.click(on_clip, [clip, fps], clip_outputs)
+        with gr.Tab("Webcam"):
+            gr.Markdown(
+                "The browser's camera: take a snapshot or record a few seconds (the server "
+                "needs no camera)."
+            )
+            with gr.Row():
+                snap = PhotoInput(type="filepath", sources=["webcam"], label="Snapshot")
+                snap_out = gr.Image(label="Faces", interactive=False)
+            snap_status = gr.Markdown()
+            snap_bars = gr.Image(label="Emotion probabilities per face", interactive=False)
+            snap_table = gr.Dataframe(label="Per face")
+            snap_csv = gr.File(label="Download CSV")
+            snap.change(on_photo, snap, [snap_status, snap_out, snap_bars, snap_table, snap_csv])
+            recording = gr.Video(sources=["webcam"], label="Recording")
+            cam_fps = gr.Slider(0.5, 5, value=1, step=0.5, label="Sampled frames per second")
+            cam_run = gr.Button("Analyse the recording", variant="primary")
+            cam_run.click(on_clip, [recording, cam_fps], _clip_outputs("cam"))
+        with gr.Tab("Model"):
+            gr.Markdown(card, elem_id="model-card")
+            if confusion is not None:
+                gr.Image(str(confusion), label="Confusion matrix (PrivateTest)", interactive=False)
+    return app
+
+
+def _clip_outputs(prefix: str) -> list[gr.components.Component]:
+    status = gr.Markdown(elem_id=f"{prefix}-status")
+    with gr.Row():
+        timeline = gr.Image(label="Emotions over time", interactive=False)
+        mean = gr.Label(num_top_classes=7, label="Mean probability")
+    annotated = gr.Video(label="Annotated (sampled frames)", interactive=False)
+    frames = gr.File(label="frames.csv")
+    summary = gr.JSON(label="summary.json")
+    return [status, timeline, mean, annotated, frames, summary]

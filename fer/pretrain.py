@@ -1,0 +1,102 @@
+"""Compose one self-supervised pretraining run (SimCLR) from the Hydra config; save the encoder.
+
+`run(cfg)` pretrains `cfg.model`'s backbone on unlabelled Training faces, reports kNN accuracy
+on PublicTest each epoch, and writes `encoder.safetensors` and `metrics.json` into the run
+directory; `python train.py model.init_from=RUN_DIR` starts a classifier from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from fer.callbacks import RunStats
+from fer.io import write_json
+from fer.loggers import wandb_experiment
+from fer.models.transfer import ENCODER_FILE, save_encoder
+from fer.naming import run_name
+from fer.ssl.data import PretrainData
+from fer.ssl.simclr import SimCLR
+from fer.train import make_trainer
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    cfg: DictConfig, overrides: list[str] | None = None, group: str | None = None
+) -> dict[str, Any]:
+    """Pretrain, save the encoder, return what metrics.json holds."""
+    overrides = list(overrides or [])
+    run_dir = Path(cfg.paths.output_dir)
+    record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
+    write_json(run_dir / "metrics.json", record)
+    started = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    ssl = OmegaConf.to_container(cfg.ssl, resolve=True)
+    if ssl.pop("method", "simclr") != "simclr":
+        raise ValueError(f"unknown ssl.method {cfg.ssl.method!r}; valid choices: simclr")
+    data = PretrainData(
+        **OmegaConf.to_container(cfg.data, resolve=True),
+        views=ssl.pop("views"),
+        bank_size=ssl.pop("knn_bank"),
+        seed=cfg.seed,
+    )
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    system = SimCLR(
+        model=model_cfg,
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        channels_last=trainer_cfg["channels_last"],
+        **ssl,
+    )
+    stats = RunStats()
+    callbacks: list[L.Callback] = [
+        L.pytorch.callbacks.ModelCheckpoint(
+            dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False
+        ),
+        stats,
+    ]
+    hparams = OmegaConf.to_container(cfg, resolve=True)
+    trainer, loggers, precision = make_trainer(
+        cfg, run_dir, run_name(overrides), group, hparams, callbacks
+    )
+    params = sum(p.numel() for p in system.net.backbone.parameters())
+    log.info("SimCLR pretraining of %s: %s encoder parameters", model_cfg["name"], f"{params:,}")
+    experiment = wandb_experiment(loggers)
+    exit_code = 1
+    try:
+        trainer.fit(system, datamodule=data)
+        if trainer.interrupted:
+            raise KeyboardInterrupt
+        knn = float(trainer.callback_metrics.get("val/knn_acc", float("nan")))
+        info = {"method": "simclr", "epochs": trainer.current_epoch, "knn_acc": knn}
+        encoder = save_encoder(system.net, model_cfg, run_dir / ENCODER_FILE, info)
+        if experiment is not None and trainer.is_global_zero:
+            import wandb
+
+            artifact = wandb.Artifact(f"encoder-{experiment.id}", type="model", metadata=info)
+            artifact.add_file(str(encoder))
+            experiment.log_artifact(artifact)
+        exit_code = 0
+    finally:
+        if experiment is not None:
+            experiment.finish(exit_code=exit_code)
+    record.update(
+        status="completed",
+        knn_acc=knn,
+        encoder=str(encoder),
+        params=params,
+        epochs=trainer.current_epoch,
+        wall_time_s=round(time.perf_counter() - started, 2),
+        train_images_per_s=round(stats.images_per_s, 1),
+        precision=precision,
+    )
+    write_json(run_dir / "metrics.json", record)
+    log.info("encoder written to %s (kNN accuracy on PublicTest %.4f)", encoder, knn)
+    return record

@@ -1,0 +1,22 @@
+"""Self-supervised pretraining (SimCLR): python pretrain.py [-m] [group=option] [key=value ...]."""
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="pretrain")
+def main(cfg: DictConfig) -> float:
+    from fer.pretrain import run  # imported late: `--help` stays fast
+    from fer.train import main as run_main
+
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    group = hydra_cfg.sweep.dir if multirun else None
+    overrides = list(hydra_cfg.overrides.task)
+    return run_main(cfg, overrides, multirun, group, run_fn=run, objective="knn_acc")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""fer-app end to end: the real server on localhost, driven by headless Chromium (Playwright).
+
+Chromium is Debian's (`make test` installs it; Playwright's own browser download needs a CDN).
+The tests skip, saying why, only when no Chromium can be found. Screenshots are written to
+test-output/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from fer.app.analysis import analyze_photo
+from fer.inference.predictor import Predictor
+from fer.labels import CLASSES
+
+from conftest import REPO, make_clip
+
+SCREENSHOTS = REPO / "test-output"
+CHROMIUM = os.environ.get("FER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# As the machine's own browser checks run it: no sandbox as root, and no background traffic.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """fer-app with the shipped model on a free local port."""
+    work = tmp_path_factory.mktemp("app")
+    port = free_port()
+    log = (work / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fer.app.cli", "--port", str(port), "--work-dir", str(work)],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"fer-app exited: {(work / 'server.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("fer-app did not answer within 180 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.requests = []  # every URL the page asks for
+        page.on("request", lambda r: page.requests.append(r.url))
+        page.goto(server)
+        page.get_by_text("fer: facial emotion recognition").wait_for(timeout=60_000)
+        yield page
+        browser.close()
+
+
+def photo(tmp_path: Path, name: str = "astronaut.png") -> Path:
+    from PIL import Image
+    from skimage import data
+
+    canvas = Image.new("RGB", (640, 360), (90, 90, 90))  # a 640x360 photo, the face on the left
+    canvas.paste(Image.fromarray(data.astronaut()).resize((360, 360)), (0, 0))
+    canvas.save(tmp_path / name)
+    return tmp_path / name
+
+
+def table(page) -> tuple[list[str], list[list[str]]]:
+    grid = page.locator("#photo-table")
+    header = [h.strip() for h in grid.locator("thead th").all_inner_texts()]
+    rows = [
+        [c.strip() for c in row.locator("td").all_inner_texts()]
+        for row in grid.locator("tbody tr").all()
+    ]
+    return header, rows
+
+
+def test_photo_shows_one_happy_face_with_seven_probabilities(page, tmp_path):
+    started = time.perf_counter()
+    page.locator("#photo-input input[type=file]").set_input_files(photo(tmp_path))
+    status = page.locator("#photo-status")
+    status.get_by_text("1 face found").wait_for(timeout=120_000)
+    seconds = time.perf_counter() - started
+    header, rows = table(page)
+    assert all(c in header for c in CLASSES)
+    assert len(rows) == 1
+    probs = {c: float(rows[0][header.index(c)]) for c in CLASSES}
+    assert max(probs, key=probs.get) == "happy"
+    assert rows[0][header.index("label")] == "happy"
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-3)
+    assert "happy" in status.inner_text()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "app_image.png"), full_page=True)
+    print(f"upload to result, 640x360 photo: {seconds:.1f} s; {SCREENSHOTS / 'app_image.png'}")
+
+
+def test_a_file_that_is_not_an_image_gets_a_message(page, tmp_path):
+    (tmp_path / "notes.png").write_text("this is not a picture")
+    page.locator("#photo-input button[aria-label='Clear']").first.click(timeout=5000)
+    page.locator("#photo-input input[type=file]").set_input_files(tmp_path / "notes.png")
+    page.locator("#photo-status").get_by_text("is not an image").wait_for(timeout=60_000)
+    page.screenshot(path=str(SCREENSHOTS / "app_not_an_image.png"), full_page=True)
+
+
+def test_clip_gives_timeline_summary_and_video(page, tmp_path):
+    clip = make_clip(tmp_path / "astronaut.mp4", seconds=4.0)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#clip-input input[type=file]").set_input_files(clip)
+    started = time.perf_counter()
+    page.locator("#clip-run").click()
+    status = page.locator("#clip-status")
+    status.get_by_text("dominates").wait_for(timeout=180_000)
+    seconds = time.perf_counter() - started
+    assert "a face in 100% of them" in status.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "app_video.png"), full_page=True)
+    print(f"click to result, 4-second clip at 1 fps: {seconds:.1f} s")
+
+
+def test_model_tab_shows_the_card(page):
+    page.get_by_role("tab", name="Model").click()
+    card = page.locator("#model-card")
+    card.get_by_text("PrivateTest").first.wait_for(timeout=30_000)
+    assert "Confusion matrix" in card.inner_text()
+
+
+def test_no_request_leaves_the_machine(page, server):
+    here = urlparse(server).netloc
+    outside = [u for u in page.requests if urlparse(u).scheme in ("http", "https", "ws", "wss")]
+    outside = [u for u in outside if urlparse(u).netloc != here]
+    assert outside == []
+
+
+def test_analysis_layer_reports_no_face_and_bad_files(tmp_path):
+    from PIL import Image
+
+    predictor = Predictor.load()
+    Image.new("RGB", (320, 240), (120, 120, 120)).save(tmp_path / "wall.png")
+    empty = analyze_photo(predictor, tmp_path / "wall.png", tmp_path / "out")
+    assert empty.message.startswith("No face found") and empty.rows[0][1] == ""
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 truncated")
+    assert "not an image" in analyze_photo(predictor, tmp_path / "bad.jpg", tmp_path / "o").message
