@@ -30,7 +30,7 @@ SECONDS_PER_EPOCH = {
     ("probe", 0.1): 3.0,
     ("finetune", 1.0): 40.0,
     ("finetune", 0.1): 6.0,
-    ("pretrain", 1.0): 76.0,
+    ("pretrain", 1.0): 95.0,
 }
 
 
@@ -49,8 +49,8 @@ def run(command: list[str], log: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("multirun/ssl-comparison"))
-    parser.add_argument("--minutes", type=float, default=8.0, help="training time per arm")
-    parser.add_argument("--pretrain-minutes", type=float, default=5.0)
+    parser.add_argument("--minutes", type=float, default=10.0, help="training time per arm")
+    parser.add_argument("--pretrain-minutes", type=float, default=6.0)
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.1])
     parser.add_argument("--data", default="data/fer2013.h5")
     parser.add_argument("overrides", nargs="*", help="extra key=value for every run")
