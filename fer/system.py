@@ -61,6 +61,8 @@ class EmotionClassifier(L.LightningModule):
         self.save_hyperparameters()  # primitives only: checkpoints stay weights_only-loadable
         self.net = prepare_for_training(build_model(model), model)
         self.frozen_backbone = bool(model.get("freeze"))
+        if self.frozen_backbone:
+            self.net.backbone.eval()  # Lightning restores the modes it finds here after validating
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
@@ -117,6 +119,10 @@ class EmotionClassifier(L.LightningModule):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def on_train_epoch_start(self) -> None:
+        if self.frozen_backbone:
+            self.net.backbone.eval()
 
     def on_train_start(self) -> None:
         self.val_acc_best.reset()  # forget the sanity-check validation

@@ -143,7 +143,8 @@ def make_clip(
     from skimage import data
 
     face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (640, 360))
+    fourcc = "VP80" if path.suffix == ".webm" else "mp4v"  # WebM plays in browsers too
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), rate, (640, 360))
     for i in range(int(seconds * rate)):
         frame = np.full((360, 640, 3), 90, np.uint8)
         if not blank:

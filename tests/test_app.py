@@ -19,13 +19,14 @@ from urllib.parse import urlparse
 
 import pytest
 
-from fer.app.analysis import analyze_photo
+from fer.app.analysis import analyze_clip, analyze_photo
 from fer.inference.predictor import Predictor
 from fer.labels import CLASSES
 
 from conftest import REPO, make_clip
 
 SCREENSHOTS = REPO / "test-output"
+UPLOAD_LIMIT_MB = 2
 CHROMIUM = os.environ.get("FER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine's own browser checks run it: no sandbox as root, and no background traffic.
 CHROMIUM_ARGS = [
@@ -52,7 +53,8 @@ def server(tmp_path_factory):
     port = free_port()
     log = (work / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "fer.app.cli", "--port", str(port), "--work-dir", str(work)],
+        [sys.executable, "-m", "fer.app.cli", "--port", str(port), "--work-dir", str(work)]
+        + ["--max-upload-mb", str(UPLOAD_LIMIT_MB)],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -102,14 +104,22 @@ def photo(tmp_path: Path, name: str = "astronaut.png") -> Path:
     return tmp_path / name
 
 
+def clear(page) -> None:
+    """Empty the photo input if it holds something (its file input only exists when empty)."""
+    remove = page.locator("#photo-input button[aria-label='Remove Image']")
+    if remove.count():
+        remove.click()
+
+
 def table(page) -> tuple[list[str], list[list[str]]]:
-    grid = page.locator("#photo-table")
-    header = [h.strip() for h in grid.locator("thead th").all_inner_texts()]
+    """The Dataframe's header and data rows, read through its ARIA grid roles."""
+    grid = page.locator("#photo-table [role=grid]")
+    header = [h.strip() for h in grid.locator("[role=columnheader]").all_inner_texts()]
     rows = [
-        [c.strip() for c in row.locator("td").all_inner_texts()]
-        for row in grid.locator("tbody tr").all()
+        [c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()]
+        for row in grid.locator("[role=row]").all()
     ]
-    return header, rows
+    return header, [r for r in rows if r]  # the header row has no grid cells
 
 
 def test_photo_shows_one_happy_face_with_seven_probabilities(page, tmp_path):
@@ -133,24 +143,32 @@ def test_photo_shows_one_happy_face_with_seven_probabilities(page, tmp_path):
 
 def test_a_file_that_is_not_an_image_gets_a_message(page, tmp_path):
     (tmp_path / "notes.png").write_text("this is not a picture")
-    page.locator("#photo-input button[aria-label='Clear']").first.click(timeout=5000)
+    clear(page)
     page.locator("#photo-input input[type=file]").set_input_files(tmp_path / "notes.png")
     page.locator("#photo-status").get_by_text("is not an image").wait_for(timeout=60_000)
     page.screenshot(path=str(SCREENSHOTS / "app_not_an_image.png"), full_page=True)
 
 
+def test_an_upload_over_the_limit_is_refused_in_the_page(page, tmp_path):
+    (tmp_path / "huge.png").write_bytes(os.urandom((UPLOAD_LIMIT_MB + 1) * 1024 * 1024))
+    clear(page)
+    page.locator("#photo-input input[type=file]").set_input_files(tmp_path / "huge.png")
+    page.get_by_text("exceed the maximum allowed size").wait_for(timeout=30_000)
+
+
 def test_clip_gives_timeline_summary_and_video(page, tmp_path):
-    clip = make_clip(tmp_path / "astronaut.mp4", seconds=4.0)
+    clip = make_clip(tmp_path / "astronaut.webm", seconds=4.0)
     page.get_by_role("tab", name="Video").click()
-    page.locator("#clip-input input[type=file]").set_input_files(clip)
     started = time.perf_counter()
+    page.locator("#clip-input input[type=file]").set_input_files(clip)
+    page.locator("#clip-input video").wait_for(timeout=60_000)  # uploaded
     page.locator("#clip-run").click()
     status = page.locator("#clip-status")
     status.get_by_text("dominates").wait_for(timeout=180_000)
     seconds = time.perf_counter() - started
     assert "a face in 100% of them" in status.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "app_video.png"), full_page=True)
-    print(f"click to result, 4-second clip at 1 fps: {seconds:.1f} s")
+    print(f"upload to result, 4-second clip at 1 fps: {seconds:.1f} s")
 
 
 def test_model_tab_shows_the_card(page):
@@ -176,3 +194,6 @@ def test_analysis_layer_reports_no_face_and_bad_files(tmp_path):
     assert empty.message.startswith("No face found") and empty.rows[0][1] == ""
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 truncated")
     assert "not an image" in analyze_photo(predictor, tmp_path / "bad.jpg", tmp_path / "o").message
+    (tmp_path / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    broken = analyze_clip(predictor, tmp_path / "bad.mp4", tmp_path / "v")
+    assert broken.message.startswith("**bad.mp4**:") and broken.summary is None

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pandas as pd  # a Gradio dependency
 
 from fer.app.analysis import analyze_clip, analyze_photo, model_card
+from fer.inference.predict_cli import header
 from fer.inference.predictor import Predictor
 
 # System fonts only: the default theme would fetch its font from Google's CDN.
@@ -29,33 +31,37 @@ INTRO = (
 )
 
 
-class PhotoInput(gr.Image):
-    """gr.Image whose unreadable uploads reach the app as a path, so the page can say what is
-    wrong, instead of failing inside Gradio's own decoding."""
+def photo_input(**kwargs: Any) -> gr.Image:
+    """A gr.Image whose unreadable uploads reach the app as a path, so the page can say what is
+    wrong instead of failing inside Gradio's own decoding. (It wraps this instance's preprocess:
+    a subclass would make Gradio write a .pyi stub beside this module.)"""
+    image = gr.Image(**kwargs)
+    decode = image.preprocess
 
-    def get_block_name(self) -> str:
-        return "image"  # the same front-end component as gr.Image
-
-    def preprocess(self, payload: Any) -> Any:
+    def preprocess(payload: Any) -> Any:
         try:
-            return super().preprocess(payload)
-        except Exception:  # not an image: let analyze_photo report it
+            return decode(payload)
+        except Exception:  # not an image: analyze_photo reports it
             return str(payload.path) if payload is not None and payload.path else None
+
+    image.preprocess = preprocess
+    return image
 
 
 def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = None) -> gr.Blocks:
     """The four-tab page; results are written under `work_dir` (a temporary folder by default)."""
     work = Path(work_dir or tempfile.mkdtemp(prefix="fer-app-"))
+    columns = header(predictor.classes)  # fer-predict's CSV columns
 
     def new_dir() -> Path:
         return work / uuid.uuid4().hex[:12]
 
     def on_photo(path: str | None) -> tuple[Any, ...]:
         if not path:
-            return "Upload or paste a photo.", None, None, None, None
+            return "Upload or paste a photo.", None, None, pd.DataFrame(columns=columns), None
         result = analyze_photo(predictor, path, new_dir())
-        table = {"headers": result.header, "data": result.rows} if result.rows else None
-        return result.message, result.annotated, result.chart, table, result.csv
+        table = pd.DataFrame(result.rows, columns=columns)
+        return result.message, result.annotated, _str(result.chart), table, _str(result.csv)
 
     def on_clip(
         path: str | None,
@@ -72,10 +78,10 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
         label = {k: v for k, v in mean.items() if v is not None} or None
         return (
             result.message,
-            result.timeline,
+            _str(result.timeline),
             label,
-            result.annotated,
-            result.frames_csv,
+            _str(result.annotated),
+            _str(result.frames_csv),
             result.summary,
         )
 
@@ -84,7 +90,7 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
         gr.Markdown(INTRO)
         with gr.Tab("Image"):
             with gr.Row():
-                photo = PhotoInput(
+                photo = photo_input(
                     type="filepath",
                     sources=["upload", "clipboard"],
                     label="Photo",
@@ -93,7 +99,11 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
                 photo_out = gr.Image(label="Faces", interactive=False, elem_id="photo-output")
             photo_status = gr.Markdown(elem_id="photo-status")
             bars = gr.Image(label="Emotion probabilities per face", interactive=False)
-            table = gr.Dataframe(label="Per face (as fer-predict)", elem_id="photo-table")
+            table = gr.Dataframe(
+                pd.DataFrame(columns=columns),
+                label="Per face (as fer-predict)",
+                elem_id="photo-table",
+            )
             photo_csv = gr.File(label="Download CSV")
             photo_outputs = [photo_status, photo_out, bars, table, photo_csv]
             photo.change(on_photo, photo, photo_outputs)  # upload, paste and clear
@@ -109,11 +119,11 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
                 "needs no camera)."
             )
             with gr.Row():
-                snap = PhotoInput(type="filepath", sources=["webcam"], label="Snapshot")
+                snap = photo_input(type="filepath", sources=["webcam"], label="Snapshot")
                 snap_out = gr.Image(label="Faces", interactive=False)
             snap_status = gr.Markdown()
             snap_bars = gr.Image(label="Emotion probabilities per face", interactive=False)
-            snap_table = gr.Dataframe(label="Per face")
+            snap_table = gr.Dataframe(pd.DataFrame(columns=columns), label="Per face")
             snap_csv = gr.File(label="Download CSV")
             snap.change(on_photo, snap, [snap_status, snap_out, snap_bars, snap_table, snap_csv])
             recording = gr.Video(sources=["webcam"], label="Recording")
@@ -125,6 +135,11 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
             if confusion is not None:
                 gr.Image(str(confusion), label="Confusion matrix (PrivateTest)", interactive=False)
     return app
+
+
+def _str(path: Path | None) -> str | None:
+    """Gradio's file outputs take str paths."""
+    return None if path is None else str(path)
 
 
 def _clip_outputs(prefix: str) -> list[gr.components.Component]:
