@@ -197,3 +197,12 @@ def test_analysis_layer_reports_no_face_and_bad_files(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
     broken = analyze_clip(predictor, tmp_path / "bad.mp4", tmp_path / "v")
     assert broken.message.startswith("**bad.mp4**:") and broken.summary is None
+
+
+def test_fer_app_refuses_a_missing_model_in_one_line(tmp_path, capsys):
+    from fer.app.cli import main
+
+    assert main(["--model", str(tmp_path / "nothing")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"fer-app: error: {tmp_path / 'nothing'}: no such checkpoint or run directory"
+    )
