@@ -71,3 +71,19 @@ def build_scheduler(
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return {"scheduler": schedule, "interval": "step"}
+
+
+def configure_optimization(
+    params: Iterable[torch.nn.Parameter] | list[dict[str, Any]],
+    optimizer: dict[str, Any],
+    scheduler: dict[str, Any],
+    total_steps: int,
+    max_epochs: int | None,
+) -> dict[str, Any]:
+    """What a LightningModule's `configure_optimizers` returns, for a run of `total_steps`."""
+    built = build_optimizer(params, optimizer)
+    per_epoch = max(total_steps // max(max_epochs or 1, 1), 1)
+    return {
+        "optimizer": built,
+        "lr_scheduler": build_scheduler(built, scheduler, total_steps, per_epoch),
+    }

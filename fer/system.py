@@ -24,7 +24,7 @@ from fer.checkpoint import checkpoint_metadata
 from fer.labels import CLASSES, IMAGE_SIZE
 from fer.models import build_model
 from fer.models.transfer import param_groups, prepare_for_training
-from fer.optim import build_optimizer, build_scheduler
+from fer.optim import configure_optimization
 from fer.preprocess import MEAN, STD, normalize
 
 log = logging.getLogger(__name__)
@@ -170,11 +170,13 @@ class EmotionClassifier(L.LightningModule):
             self.hparams.optimizer.get("lr", 0.0),
             self.hparams.model.get("backbone_lr_mult", 1.0),
         )
-        optimizer = build_optimizer(groups, self.hparams.optimizer)
-        total = int(self.trainer.estimated_stepping_batches)
-        per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
-        scheduler = build_scheduler(optimizer, self.hparams.scheduler, total, per_epoch)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return configure_optimization(
+            groups,
+            self.hparams.optimizer,
+            self.hparams.scheduler,
+            int(self.trainer.estimated_stepping_batches),
+            self.trainer.max_epochs,
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["fer"] = checkpoint_metadata(self.hparams)

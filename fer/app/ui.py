@@ -89,23 +89,13 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
     with gr.Blocks(title="fer", analytics_enabled=False) as app:
         gr.Markdown(INTRO)
         with gr.Tab("Image"):
-            with gr.Row():
-                photo = photo_input(
-                    type="filepath",
-                    sources=["upload", "clipboard"],
-                    label="Photo",
-                    elem_id="photo-input",
-                )
-                photo_out = gr.Image(label="Faces", interactive=False, elem_id="photo-output")
-            photo_status = gr.Markdown(elem_id="photo-status")
-            bars = gr.Image(label="Emotion probabilities per face", interactive=False)
-            table = gr.Dataframe(
-                pd.DataFrame(columns=columns),
-                label="Per face (as fer-predict)",
-                elem_id="photo-table",
+            photo, photo_outputs = _photo_tab(
+                "photo",
+                columns,
+                sources=["upload", "clipboard"],
+                label="Photo",
+                elem_id="photo-input",
             )
-            photo_csv = gr.File(label="Download CSV")
-            photo_outputs = [photo_status, photo_out, bars, table, photo_csv]
             photo.change(on_photo, photo, photo_outputs)  # upload, paste and clear
         with gr.Tab("Video"):
             clip = gr.Video(sources=["upload"], label="Clip", elem_id="clip-input")
@@ -118,14 +108,8 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
                 "The browser's camera: take a snapshot or record a few seconds (the server "
                 "needs no camera)."
             )
-            with gr.Row():
-                snap = photo_input(type="filepath", sources=["webcam"], label="Snapshot")
-                snap_out = gr.Image(label="Faces", interactive=False)
-            snap_status = gr.Markdown()
-            snap_bars = gr.Image(label="Emotion probabilities per face", interactive=False)
-            snap_table = gr.Dataframe(pd.DataFrame(columns=columns), label="Per face")
-            snap_csv = gr.File(label="Download CSV")
-            snap.change(on_photo, snap, [snap_status, snap_out, snap_bars, snap_table, snap_csv])
+            snap, snap_outputs = _photo_tab("snap", columns, sources=["webcam"], label="Snapshot")
+            snap.change(on_photo, snap, snap_outputs)
             recording = gr.Video(sources=["webcam"], label="Recording")
             cam_fps = gr.Slider(0.5, 5, value=1, step=0.5, label="Sampled frames per second")
             cam_run = gr.Button("Analyse the recording", variant="primary")
@@ -140,6 +124,23 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
 def _str(path: Path | None) -> str | None:
     """Gradio's file outputs take str paths."""
     return None if path is None else str(path)
+
+
+def _photo_tab(
+    prefix: str, columns: list[str], **image: Any
+) -> tuple[gr.Image, list[gr.components.Component]]:
+    """A photo input beside the annotated photo, then the status, bars, table and CSV: the input
+    and its outputs in `on_photo`'s order."""
+    with gr.Row():
+        photo = photo_input(type="filepath", **image)
+        annotated = gr.Image(label="Faces", interactive=False, elem_id=f"{prefix}-output")
+    status = gr.Markdown(elem_id=f"{prefix}-status")
+    bars = gr.Image(label="Emotion probabilities per face", interactive=False)
+    table = gr.Dataframe(
+        pd.DataFrame(columns=columns), label="Per face (as fer-predict)", elem_id=f"{prefix}-table"
+    )
+    csv = gr.File(label="Download CSV")
+    return photo, [status, annotated, bars, table, csv]
 
 
 def _clip_outputs(prefix: str) -> list[gr.components.Component]:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fer.models import build_model
-from fer.optim import build_optimizer, build_scheduler
+from fer.optim import configure_optimization
 from fer.preprocess import MEAN, STD, normalize
 
 
@@ -104,8 +104,10 @@ class SimCLR(L.LightningModule):
         self._embeddings, self._labels = {}, {}
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = build_optimizer(self.parameters(), self.hparams.optimizer)
-        total = int(self.trainer.estimated_stepping_batches)
-        per_epoch = max(total // max(self.trainer.max_epochs or 1, 1), 1)
-        scheduler = build_scheduler(optimizer, self.hparams.scheduler, total, per_epoch)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return configure_optimization(
+            self.parameters(),
+            self.hparams.optimizer,
+            self.hparams.scheduler,
+            int(self.trainer.estimated_stepping_batches),
+            self.trainer.max_epochs,
+        )
