@@ -19,6 +19,7 @@ from fer.analysis.visualize import filter_figures
 from fer.inference.predictor import Predictor
 
 SAMPLES = 16  # right and wrong test predictions each, in the figure and the W&B table
+MAX_FILTER_FIGURES = 8  # conv layers drawn at the end of a run: all of the default CNN's
 
 
 @dataclass
@@ -58,7 +59,7 @@ def write_run_figures(
             colors=["green" if pred[i] == labels[i] else "red" for i in samples],
         ),
     }
-    paths.update(filter_figures(predictor.model, out))
+    paths.update(filter_figures(predictor.model, out, limit=MAX_FILTER_FIGURES))
     return RunFigures(report, probs, samples, paths)
 
 

@@ -27,7 +27,10 @@ def stage_modules(model: nn.Module) -> list[nn.Module]:
     """The stages whose outputs are feature maps: `model.blocks` when it has them."""
     if hasattr(model, "blocks"):
         return list(model.blocks)
-    raise ValueError(f"{type(model).__name__} has no `blocks`: fer-viz needs a staged CNN")
+    raise ValueError(
+        f"{type(model).__name__} has no `blocks`: fer-viz needs a staged CNN (model=cnn and its "
+        f"variants)"
+    )
 
 
 @torch.no_grad()
@@ -80,14 +83,15 @@ def pick_faces(labels: np.ndarray, per_class: int, num_classes: int) -> np.ndarr
     return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(num_classes)])
 
 
-def filter_figures(model: nn.Module, out_dir: Path) -> dict[str, Path]:
-    """One PNG per conv layer: the first layer as kernels, deeper layers output x input channels."""
+def filter_figures(model: nn.Module, out_dir: Path, limit: int | None = None) -> dict[str, Path]:
+    """One PNG per conv layer (the first `limit` of them): the first layer as kernels, deeper
+    layers output x input channels."""
     import matplotlib.pyplot as plt
 
     from fer.analysis.figures import save
 
     figures: dict[str, Path] = {}
-    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)][:limit]
     for i, (name, conv) in enumerate(convs):
         w = conv.weight.detach().float()  # (out, in, k, k)
         rows, cols = (
@@ -134,6 +138,7 @@ def visualize(
 
     ref = resolve_run(model_arg)
     model, info = load_model(ref.checkpoint)
+    stage_modules(model)  # refuse a model without stages now, before any work
     classes = list(info.classes)
     images, labels = split_data(ref, split, data)
     out_dir = ref.output_dir("viz", override=out)
