@@ -252,7 +252,7 @@ def test_init_from_a_different_architecture_is_refused_clearly(pretrained, tmp_p
         run(cfg)
 
 
-def test_vit_pretrains_and_probes_too(tmp_path, tiny_h5):
+def test_vit_pretrains_and_probes_too(tmp_path, tiny_h5, capsys):
     from fer.pretrain import run as pretrain
     from fer.train import run
 
@@ -266,6 +266,11 @@ def test_vit_pretrains_and_probes_too(tmp_path, tiny_h5):
         "model.freeze=true",
     )
     assert run(cfg)["status"] == "completed"
+    # fer-viz draws CNN stages: a ViT is refused at once, in one line
+    from fer.analysis.visualize import main as viz_main
+
+    assert viz_main(["--model", str(tmp_path / "probe"), "--no-wandb"]) == 1
+    assert "needs a staged CNN" in capsys.readouterr().err
 
 
 def test_sweep_over_cnn_resnet18_and_vit_gives_one_comparison_table(tmp_path, tiny_h5):
