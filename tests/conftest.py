@@ -86,6 +86,22 @@ def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
 
 
+def compose_config(name: str, tiny_h5, run_dir, *overrides):
+    """conf/<name>.yaml on the tiny data, writing into run_dir, quiet, csv-logged."""
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        return compose(
+            name,
+            overrides=[
+                f"data.path={tiny_h5}",
+                f"paths.output_dir={run_dir}",
+                "logger=csv",
+                "data.num_workers=0",
+                *QUIET,
+                *overrides,
+            ],
+        )
+
+
 def config(tiny_h5, run_dir, *overrides):
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         return compose(

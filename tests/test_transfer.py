@@ -9,7 +9,6 @@ import time
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from fer.analysis.compare import main as compare_main
@@ -19,7 +18,7 @@ from fer.models.torchvision_nets import PretrainedWeightsError
 from fer.models.transfer import param_groups, prepare_for_training, read_encoder
 from fer.ssl.simclr import knn_accuracy, nt_xent
 
-from conftest import QUIET, REPO, config, read_metrics, trained_run
+from conftest import QUIET, REPO, compose_config, config, read_metrics, trained_run
 
 SMALL = {
     "cnn": {"name": "cnn", "width": 8},
@@ -176,21 +175,15 @@ def test_knn_accuracy_on_separated_and_on_random_embeddings():
 
 
 def pretrain_config(tiny_h5, run_dir, *overrides):
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        return compose(
-            "pretrain",
-            overrides=[
-                f"data.path={tiny_h5}",
-                f"paths.output_dir={run_dir}",
-                "logger=csv",
-                "data.batch_size=32",
-                "data.num_workers=0",
-                "ssl.knn_bank=64",
-                "trainer.max_epochs=2",
-                *QUIET,
-                *overrides,
-            ],
-        )
+    return compose_config(
+        "pretrain",
+        tiny_h5,
+        run_dir,
+        "data.batch_size=32",
+        "ssl.knn_bank=64",
+        "trainer.max_epochs=2",
+        *overrides,
+    )
 
 
 @pytest.fixture(scope="module")
