@@ -3,8 +3,9 @@
     python scripts/bench_video.py VIDEO [--model RUN_DIR] [--make-20s OUT.mp4]
 
 Measures at --fps 1 and --fps 0 (every frame), detection batched (as fer-video runs it) and one
-frame at a time; each timing is the best of 3 runs. `--make-20s OUT.mp4` first loops VIDEO into
-a 20-second clip and benchmarks that.
+frame at a time, for fer's detector (fer/inference/mtcnn.py) and, with `--facenet`, for
+facenet-pytorch's own `MTCNN.detect` on the same frames; each timing is the best of 3 runs.
+`--make-20s OUT.mp4` first loops VIDEO into a 20-second clip and benchmarks that.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from fer.inference.faces import crop_face
 from fer.inference.predictor import Predictor
@@ -52,29 +54,34 @@ def best_of(repeats: int, work: Callable[[], object]) -> float:
     return min(times)
 
 
-def bench(predictor: Predictor, video: Path, fps: float) -> None:
+def batched_and_single(detect: Callable[[np.ndarray], object], frames: np.ndarray) -> str:
+    """'batched B ms, one at a time S ms' per frame for a detector's `detect` on N frames."""
+    detect(frames[:1])  # warm-up
+    n = len(frames)
+    batched = best_of(3, lambda: [detect(frames[i : i + BATCH]) for i in range(0, n, BATCH)])
+    single = best_of(3, lambda: [detect(frames[i : i + 1]) for i in range(n)])
+    return f"batched {batched / n * 1000:.1f} ms, one at a time {single / n * 1000:.1f} ms"
+
+
+def bench(predictor: Predictor, video: Path, fps: float, facenet: object | None) -> None:
     start = time.perf_counter()
     samples = list(sample_frames(video, fps))
     decode = time.perf_counter() - start
-    frames = [s.rgb for s in samples]
+    frames = np.stack([s.rgb for s in samples])
     detector = predictor.detector
-    detector.detect(frames[:1])  # warm-up
-    found = [
-        f for i in range(0, len(frames), BATCH) for f in detector.detect(frames[i : i + BATCH])
-    ]
-    batched = best_of(
-        3, lambda: [detector.detect(frames[i : i + BATCH]) for i in range(0, len(frames), BATCH)]
-    )
-    single = best_of(3, lambda: [detector.detect([frame]) for frame in frames])
+    batches = [list(frames[i : i + BATCH]) for i in range(0, len(frames), BATCH)]
+    found = [faces for batch in batches for faces in detector.detect(batch)]
     crops = [crop_face(fr, f.box, 0.2) for fr, faces in zip(frames, found) for f in faces]
     classify = best_of(3, lambda: predictor.predict_faces(crops))
     n = len(frames)
     print(
-        f"--fps {fps:g}: {n} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, "
-        f"{len(crops)} faces; "
-        f"per frame: decode {decode / n * 1000:.1f} ms, detect batched {batched / n * 1000:.1f} ms "
-        f"(one at a time {single / n * 1000:.1f} ms), classify {classify / n * 1000:.1f} ms"
+        f"--fps {fps:g}: {n} frames of {frames.shape[2]}x{frames.shape[1]}, {len(crops)} faces; "
+        f"per frame: decode {decode / n * 1000:.1f} ms, "
+        f"detect {batched_and_single(lambda b: detector.detect(list(b)), frames)}, "
+        f"classify {classify / n * 1000:.1f} ms"
     )
+    if facenet is not None:
+        print(f"  facenet-pytorch MTCNN.detect: {batched_and_single(facenet.detect, frames)}")
 
 
 def main() -> None:
@@ -84,11 +91,22 @@ def main() -> None:
     parser.add_argument(
         "--make-20s", type=Path, metavar="OUT", help="loop VIDEO into a 20 s clip first"
     )
+    parser.add_argument(
+        "--facenet", action="store_true", help="also time facenet-pytorch's own MTCNN.detect"
+    )
+    parser.add_argument(
+        "--fps", type=float, action="append", help="sampling rate(s) to measure (default: 1 and 0)"
+    )
     args = parser.parse_args()
     video = make_clip(args.video, args.make_20s) if args.make_20s else args.video
     predictor = Predictor.load(args.model)
-    for fps in (1.0, 0.0):
-        bench(predictor, video, fps)
+    facenet = None
+    if args.facenet:
+        from facenet_pytorch import MTCNN
+
+        facenet = MTCNN(keep_all=True, device="cpu")
+    for fps in args.fps or (1.0, 0.0):
+        bench(predictor, video, fps, facenet)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Face detection with facenet-pytorch's MTCNN (weights inside its wheel), and margin crops."""
+"""Face detection with MTCNN (facenet-pytorch's networks, batched by `mtcnn.py`), margin crops."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ class FaceDetector:
         min_face_size: int = 20,
         threshold: float = 0.9,
     ) -> None:
-        from facenet_pytorch import MTCNN  # heavy: imported only when detection is used
+        from fer.inference.mtcnn import BatchedMTCNN  # heavy: imported only when detection is used
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.mtcnn = MTCNN(keep_all=True, device=device, min_face_size=min_face_size)
+        self.mtcnn = BatchedMTCNN(min_face_size=min_face_size, device=device)
         self.threshold = threshold
 
     def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
@@ -35,16 +35,12 @@ class FaceDetector:
             return []
         if len({im.shape for im in images}) > 1:
             return [self.detect([im])[0] for im in images]
-        boxes, probs = self.mtcnn.detect(np.stack(images))
         result = []
-        for image_boxes, image_probs in zip(boxes, probs):
-            if image_boxes is None:
-                result.append([])
-                continue
+        for boxes, probs in self.mtcnn.detect(np.stack(images)):
             faces = [
                 Face(tuple(float(v) for v in b), float(p))
-                for b, p in zip(image_boxes, image_probs)
-                if p is not None and p >= self.threshold
+                for b, p in zip(boxes, probs)
+                if p >= self.threshold
             ]
             result.append(sorted(faces, key=lambda f: -f.prob))
         return result

@@ -1,0 +1,101 @@
+"""The batched MTCNN driver against facenet-pytorch's own MTCNN, on real face photographs."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from facenet_pytorch import MTCNN
+from skimage import data
+from torchvision.ops import box_iou
+
+from fer.inference.mtcnn import BatchedMTCNN, nms
+from tests.conftest import face_photo
+
+
+def scene(faces: list[tuple[np.ndarray, int, int, int]]) -> np.ndarray:
+    """A 640x360 RGB frame with each (photo, x, y, size) pasted in, clipped at the edges."""
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    for photo, x, y, size in faces:
+        small = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + size, 640), min(y + size, 360)
+        frame[y0:y1, x0:x1] = small[y0 - y : y1 - y, x0 - x : x1 - x]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    astronaut = data.astronaut()
+    hopper = cv2.cvtColor(cv2.imread(str(face_photo())), cv2.COLOR_BGR2RGB)
+    hopper = hopper[: hopper.shape[1]]  # square, face in the upper part
+    return np.stack(
+        [
+            scene([(astronaut, 20, 20, 300)]),
+            scene([(astronaut, 300, 60, 200), (hopper, 20, 40, 260)]),
+            scene([(hopper, 200, 0, 340)]),
+            scene([(astronaut, 470, 150, 260)]),  # partly outside the frame
+            scene([(astronaut, 10, 200, 120), (astronaut, 400, 10, 160)]),
+            scene([]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def detector() -> BatchedMTCNN:
+    return BatchedMTCNN()
+
+
+def confident(boxes: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.asarray(probs, dtype=float) >= 0.9
+    return np.asarray(boxes, np.float32)[keep], np.asarray(probs, np.float32)[keep]
+
+
+def test_finds_the_faces_facenet_finds(detector, frames):
+    reference = MTCNN(keep_all=True)
+    ref_boxes, ref_probs = reference.detect(frames)
+    counts = []
+    for (boxes, probs), rb, rp in zip(detector.detect(frames), ref_boxes, ref_probs):
+        boxes, probs = confident(boxes, probs)
+        rb, rp = confident(rb, rp) if rb is not None else (np.zeros((0, 4)), np.zeros(0))
+        counts.append(len(boxes))
+        assert len(boxes) == len(rb)
+        if len(rb):
+            iou = box_iou(torch.from_numpy(boxes), torch.from_numpy(rb))
+            best = iou.max(dim=1)
+            assert best.values.min() > 0.8, iou  # box regression differs by the resize only
+            np.testing.assert_allclose(probs, rp[best.indices.numpy()], atol=0.01)
+    assert counts == [1, 2, 1, 1, 2, 0]
+
+
+def test_a_batch_gives_each_frame_its_own_result(detector, frames):
+    batched = detector.detect(frames)
+    for frame, (boxes, probs) in zip(frames, batched):
+        one_boxes, one_probs = detector.detect(frame[None])[0]
+        order, one_order = np.argsort(-probs), np.argsort(-one_probs)
+        np.testing.assert_allclose(boxes[order], one_boxes[one_order], atol=0.05)
+        np.testing.assert_allclose(probs[order], one_probs[one_order], atol=1e-4)
+
+
+def test_blank_and_tiny_frames_have_no_faces(detector):
+    blank = np.full((2, 360, 640, 3), 90, np.uint8)
+    tiny = np.zeros((1, 10, 10, 3), np.uint8)  # smaller than one P-Net window
+    for boxes, probs in detector.detect(blank) + detector.detect(tiny):
+        assert boxes.shape == (0, 4) and probs.shape == (0,)
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes_per_frame():
+    boxes = np.array(
+        [
+            [0, 0, 100, 100, 0.8],
+            [5, 5, 105, 105, 0.9],  # overlaps the first (IoU 0.82): the better one stays
+            [200, 0, 300, 100, 0.7],  # apart
+            [0, 0, 100, 100, 0.6],  # same place, but in the second frame
+            [10, 10, 40, 40, 0.5],  # inside that one: IoU 0.09, but all of its own area
+        ]
+    )
+    frame = np.array([0, 0, 0, 1, 1])
+    assert nms(boxes, frame, 0.7).tolist() == [1, 2, 3, 4]
+    assert nms(boxes, frame, 0.7, over_smaller=True).tolist() == [1, 2, 3]
+    assert nms(boxes[:0], frame[:0], 0.7).tolist() == []
