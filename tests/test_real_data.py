@@ -51,11 +51,15 @@ def test_a_few_hundred_steps_learn_real_faces(real_h5, tmp_path):
             "trainer.limit_train_batches=300",
             "model.width=32",
             "data.num_workers=1",
+            # The default one-epoch warm-up would end this one-epoch run at its peak learning
+            # rate, where val accuracy swings by 9 points with the seed or the CPU's bf16 kernels.
+            "scheduler.warmup_epochs=0",
         )
     )
     majority = max(DOCUMENTED["PublicTest"]) / sum(DOCUMENTED["PublicTest"])  # 'happy', 24.9%
     assert record["status"] == "completed"
-    assert record["val"]["acc"] > majority + 0.08, record["val"]
+    # Seeds 0, 1, 2 gave 49.4%, 46.7%, 48.2% (Intel Xeon with AMX); 37% leaves room for others.
+    assert record["val"]["acc"] > majority + 0.12, record["val"]
     assert np.isfinite(record["test"]["loss"])
 
 
