@@ -11,7 +11,8 @@ from skimage import data
 from torchvision.ops import box_iou
 
 from fer.inference.mtcnn import BatchedMTCNN, nms
-from tests.conftest import face_photo
+
+from conftest import face_photo
 
 
 def scene(faces: list[tuple[np.ndarray, int, int, int]]) -> np.ndarray:
