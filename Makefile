@@ -29,7 +29,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: lint browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=10
 
 # Chromium for the web app's browser tests: Debian's package (Playwright's own download needs a
 # CDN). Needs root or sudo; without a browser those tests skip and say why.
