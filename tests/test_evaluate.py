@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from fer.analysis.evaluate import main as eval_main
-from fer.analysis.visualize import visualize
+from fer.analysis.visualize import kernel_mosaic, visualize
 
 from conftest import trained_run
 
@@ -83,3 +84,14 @@ def test_viz_works_for_every_architecture(tiny_h5, tmp_path, arch):
     assert sum(name.startswith("filters_") for name in figures) == convs
     for name in ("activations_per_emotion", "class_mean_activations", "gradcam", "embedding_tsne"):
         assert figures[name].parent == run_dir / "viz" and figures[name].stat().st_size > 1000
+
+
+def test_kernel_mosaic_places_each_kernel_scaled_in_its_cell():
+    weight = torch.randn(20, 3, 3, 3)
+    mosaic = kernel_mosaic(weight)  # 16 output rows (of 20) x 3 input columns, NaN between
+    assert mosaic.shape == (16 * 4 - 1, 3 * 4 - 1)
+    kernel = weight[5, 2].numpy()
+    np.testing.assert_allclose(mosaic[20:23, 8:11], kernel / np.abs(kernel).max(), rtol=1e-6)
+    assert np.isnan(mosaic[3]).all() and np.isnan(mosaic[:, 7]).all()
+    first = kernel_mosaic(torch.randn(10, 1, 5, 5))  # one input channel: rows of 8 kernels
+    assert first.shape == (2 * 6 - 1, 8 * 6 - 1) and np.isnan(first[6:, 12:]).all()

@@ -40,9 +40,9 @@ def test_composed_run_writes_its_run_directory(tiny_h5, tmp_path):
 
 
 def test_same_seed_same_metrics(tiny_h5, tmp_path):
-    first = run(config(tiny_h5, tmp_path / "a", "trainer.max_epochs=2"))
-    second = run(config(tiny_h5, tmp_path / "b", "trainer.max_epochs=2"))
-    other = run(config(tiny_h5, tmp_path / "c", "trainer.max_epochs=2", "seed=1"))
+    first = run(config(tiny_h5, tmp_path / "a"))
+    second = run(config(tiny_h5, tmp_path / "b"))
+    other = run(config(tiny_h5, tmp_path / "c", "seed=1"))
     assert first["val"] == second["val"] and first["test"] == second["test"]
     assert first["val"] != other["val"]
 
