@@ -115,11 +115,8 @@ def filter_figures(model: nn.Module, out_dir: Path, limit: int | None = None) ->
     for i, (name, conv) in enumerate(convs):
         shape = tuple(conv.weight.shape)
         mosaic = kernel_mosaic(conv.weight)
-        rows, cols = (
-            (int(np.ceil(shape[0] / 8)), 8)
-            if shape[1] == 1
-            else (min(shape[0], 16), min(shape[1], 16))
-        )
+        rows = (mosaic.shape[0] + 1) // (shape[2] + 1)  # kernels down, each with a gap
+        cols = (mosaic.shape[1] + 1) // (shape[3] + 1)
         fig, ax = plt.subplots(figsize=(cols * 0.7, rows * 0.7 + 0.6))
         ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
         ax.axis("off")
