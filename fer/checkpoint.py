@@ -8,7 +8,7 @@ never executes pickled code.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fer.framing import FER2013, Framing
 from fer.models import build_model
 
 FORMAT_VERSION = 1
@@ -34,6 +35,9 @@ class ModelInfo:
     mean: float
     std: float
     model: dict[str, Any]  # the model config that build_model takes
+    # How inference cuts a face from a detection (fer.framing.Framing's fields); None in files
+    # written before framing was stored: those models were trained on FER2013, whose it is.
+    framing: dict[str, Any] | None = None
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
@@ -46,6 +50,7 @@ def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
         "mean": float(hparams["mean"]),
         "std": float(hparams["std"]),
         "model": dict(hparams["model"]),
+        "framing": FER2013.to_dict(),  # the faces fer trains on are FER2013's
     }
 
 
@@ -93,7 +98,12 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
     checkpoint = load_checkpoint(resolved)
     meta = checkpoint["fer"]
     info = ModelInfo(
-        list(meta["classes"]), meta["input_size"], meta["mean"], meta["std"], dict(meta["model"])
+        list(meta["classes"]),
+        meta["input_size"],
+        meta["mean"],
+        meta["std"],
+        dict(meta["model"]),
+        meta.get("framing"),
     )
     model = build_model(info.model)
     prefix = "net."
@@ -112,6 +122,41 @@ def export_model(checkpoint_path: str | Path, out: str | Path) -> Path:
 
     model, info = load_model(checkpoint_path)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out) as tmp:
+        save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(info))})
+    return Path(out)
+
+
+def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
+    """Write the ensemble of several models (checkpoints, run dirs or .safetensors) as one
+    .safetensors file: their mean probability, loadable wherever a single model is."""
+    from safetensors.torch import save_file
+
+    from fer.io import atomic_path
+
+    loaded = [load_model(p) for p in paths]
+    first = loaded[0][1]
+    for path, (_, info) in zip(paths, loaded):
+        same = (info.classes, info.input_size, info.mean, info.std) == (
+            first.classes,
+            first.input_size,
+            first.mean,
+            first.std,
+        )
+        if not same or Framing.from_dict(info.framing) != Framing.from_dict(first.framing):
+            raise CheckpointError(
+                f"{path}: classes, input size, normalisation or framing differ from {paths[0]}'s"
+            )
+    info = replace(
+        first,
+        model={"name": "ensemble", "members": [i.model for _, i in loaded]},
+        framing=Framing.from_dict(first.framing).to_dict(),
+    )
+    state = {
+        f"members.{k}.{name}": v.detach().contiguous()
+        for k, (model, _) in enumerate(loaded)
+        for name, v in model.state_dict().items()
+    }
     with atomic_path(out) as tmp:
         save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(info))})
     return Path(out)

@@ -48,18 +48,24 @@ def detector() -> BatchedMTCNN:
     return BatchedMTCNN()
 
 
-def confident(boxes: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def confident(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Boxes, probs, landmarks of the detections with probability >= 0.9."""
+    boxes, probs, points = arrays
     keep = np.asarray(probs, dtype=float) >= 0.9
-    return np.asarray(boxes, np.float32)[keep], np.asarray(probs, np.float32)[keep]
+    return [np.asarray(a, np.float32)[keep] for a in (boxes, probs, points)]
 
 
-def test_finds_the_faces_facenet_finds(detector, frames):
+def test_finds_the_faces_and_landmarks_facenet_finds(detector, frames):
     reference = MTCNN(keep_all=True)
-    ref_boxes, ref_probs = reference.detect(frames)
+    ref_boxes, ref_probs, ref_points = reference.detect(frames, landmarks=True)
     counts = []
-    for (boxes, probs), rb, rp in zip(detector.detect(frames), ref_boxes, ref_probs):
-        boxes, probs = confident(boxes, probs)
-        rb, rp = confident(rb, rp) if rb is not None else (np.zeros((0, 4)), np.zeros(0))
+    for (boxes, probs, points), rb, rp, rl in zip(
+        detector.detect(frames), ref_boxes, ref_probs, ref_points
+    ):
+        boxes, probs, points = confident(boxes, probs, points)
+        if rb is None:
+            rb, rp, rl = np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
+        rb, rp, rl = confident(rb, rp, rl)
         counts.append(len(boxes))
         assert len(boxes) == len(rb)
         if len(rb):
@@ -67,13 +73,19 @@ def test_finds_the_faces_facenet_finds(detector, frames):
             best = iou.max(dim=1)
             assert best.values.min() > 0.8, iou  # box regression differs by the resize only
             np.testing.assert_allclose(probs, rp[best.indices.numpy()], atol=0.01)
+            # Landmarks agree within a few percent of the face's size.
+            side = (boxes[:, 2] - boxes[:, 0])[:, None, None]
+            assert np.abs(points - rl[best.indices.numpy()]).max() < 0.05 * side.min()
+            inside = (points[..., 0] > boxes[:, None, 0]) & (points[..., 0] < boxes[:, None, 2])
+            assert inside.all()
+            assert (points[:, 0, 0] < points[:, 1, 0]).all()  # left eye left of the right one
     assert counts == [1, 2, 1, 1, 2, 0]
 
 
 def test_a_batch_gives_each_frame_its_own_result(detector, frames):
     batched = detector.detect(frames)
-    for frame, (boxes, probs) in zip(frames, batched):
-        one_boxes, one_probs = detector.detect(frame[None])[0]
+    for frame, (boxes, probs, _) in zip(frames, batched):
+        one_boxes, one_probs, _ = detector.detect(frame[None])[0]
         order, one_order = np.argsort(-probs), np.argsort(-one_probs)
         np.testing.assert_allclose(boxes[order], one_boxes[one_order], atol=0.05)
         np.testing.assert_allclose(probs[order], one_probs[one_order], atol=1e-4)
@@ -82,8 +94,8 @@ def test_a_batch_gives_each_frame_its_own_result(detector, frames):
 def test_blank_and_tiny_frames_have_no_faces(detector):
     blank = np.full((2, 360, 640, 3), 90, np.uint8)
     tiny = np.zeros((1, 10, 10, 3), np.uint8)  # smaller than one P-Net window
-    for boxes, probs in detector.detect(blank) + detector.detect(tiny):
-        assert boxes.shape == (0, 4) and probs.shape == (0,)
+    for boxes, probs, points in detector.detect(blank) + detector.detect(tiny):
+        assert boxes.shape == (0, 4) and probs.shape == (0,) and points.shape == (0, 5, 2)
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes_per_frame():

@@ -1,4 +1,4 @@
-"""Face detection with MTCNN (facenet-pytorch's networks, batched by `mtcnn.py`), margin crops."""
+"""Face detection with MTCNN (facenet-pytorch's networks, batched by `mtcnn.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 class Face:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the image
     prob: float  # detector confidence
+    landmarks: tuple[tuple[float, float], ...] | None = None  # eyes, nose, mouth corners (x, y)
 
 
 class FaceDetector:
@@ -36,26 +37,15 @@ class FaceDetector:
         if len({im.shape for im in images}) > 1:
             return [self.detect([im])[0] for im in images]
         result = []
-        for boxes, probs in self.mtcnn.detect(np.stack(images)):
+        for boxes, probs, points in self.mtcnn.detect(np.stack(images)):
             faces = [
-                Face(tuple(float(v) for v in b), float(p))
-                for b, p in zip(boxes, probs)
+                Face(
+                    tuple(float(v) for v in b),
+                    float(p),
+                    tuple((float(x), float(y)) for x, y in marks),
+                )
+                for b, p, marks in zip(boxes, probs, points)
                 if p >= self.threshold
             ]
             result.append(sorted(faces, key=lambda f: -f.prob))
         return result
-
-
-def crop_face(
-    image: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.2
-) -> np.ndarray:
-    """The square crop around `box`, grown by `margin` of its side on each side, clipped.
-
-    FER2013 faces are tightly framed squares, so the crop is square around the box centre."""
-    x1, y1, x2, y2 = box
-    side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    h, w = image.shape[:2]
-    left, top = int(round(max(cx - side / 2, 0))), int(round(max(cy - side / 2, 0)))
-    right, bottom = int(round(min(cx + side / 2, w))), int(round(min(cy + side / 2, h)))
-    return image[top : max(bottom, top + 1), left : max(right, left + 1)]

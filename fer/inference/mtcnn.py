@@ -71,7 +71,7 @@ class RNet(nn.Module):
 
 
 class ONet(nn.Module):
-    """Output network on 48×48 crops: face probability, box offsets (and landmarks, unused)."""
+    """Output network on 48×48 crops: face probability, box offsets and five landmarks."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,13 +86,13 @@ class ONet(nn.Module):
         self.dense6_1, self.dense6_2 = nn.Linear(256, 2), nn.Linear(256, 4)
         self.dense6_3 = nn.Linear(256, 10)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.pool3(self.prelu3(self.conv3(x)))
         x = self.prelu4(self.conv4(x)).permute(0, 3, 2, 1).reshape(len(x), -1)
         x = self.prelu5(self.dense5(x))
-        return self.dense6_2(x), self.dense6_1(x).softmax(dim=1)
+        return self.dense6_2(x), self.dense6_3(x), self.dense6_1(x).softmax(dim=1)
 
 
 def facenet_weights(name: str) -> dict[str, torch.Tensor]:
@@ -106,14 +106,16 @@ def facenet_weights(name: str) -> dict[str, torch.Tensor]:
 
 
 class BatchedMTCNN:
-    """Faces in a batch of same-size RGB uint8 frames (N, H, W, 3): boxes (x1, y1, x2, y2) and
-    the O-Net probability, as facenet-pytorch's `MTCNN(keep_all=True).detect` finds them."""
+    """Faces in a batch of same-size RGB uint8 frames (N, H, W, 3): boxes (x1, y1, x2, y2), the
+    O-Net probability and five landmarks (eyes, nose, mouth corners; image-left first), as
+    facenet-pytorch's `MTCNN(keep_all=True).detect(..., landmarks=True)` finds them."""
 
     def __init__(
         self,
         min_face_size: int = 20,
         factor: float = 0.709,
         device: str | torch.device = "cpu",
+        thresholds: tuple[float, float, float] = THRESHOLDS,
     ) -> None:
         self.device = torch.device(device)
         self.nets = []
@@ -121,7 +123,7 @@ class BatchedMTCNN:
             module = net()
             module.load_state_dict(facenet_weights(name))
             self.nets.append(module.eval().to(self.device))
-        self.min_face_size, self.factor = min_face_size, factor
+        self.min_face_size, self.factor, self.thresholds = min_face_size, factor, thresholds
 
     def scales(self, height: int, width: int) -> list[float]:
         """The image pyramid: scale 12/min_face_size, shrinking by `factor` while P-Net fits."""
@@ -134,10 +136,13 @@ class BatchedMTCNN:
         return scales
 
     @torch.inference_mode()
-    def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per frame, `(boxes (k, 4), probs (k,))` in pixels, in no particular order."""
+    def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per frame, `(boxes (k, 4), probs (k,), landmarks (k, 5, 2))` in pixels, in no
+        particular order; landmarks are (x, y) of the left eye, right eye, nose, left and right
+        mouth corner, as they appear in the image."""
         frames = frames.astype(np.float32)  # resized in float, as facenet-pytorch does
         boxes, image = self._propose(frames)
+        points = np.zeros((0, 5, 2))
         for stage, side in ((1, 24), (2, 48)):
             crops, cropable = self._crops(frames, boxes, image, side)
             boxes, image = boxes[cropable], image[cropable]
@@ -145,17 +150,26 @@ class BatchedMTCNN:
                 break
             out = self.nets[stage](crops)
             reg, score = out[0].double().cpu().numpy(), out[-1][:, 1].double().cpu().numpy()
-            passed = score > THRESHOLDS[stage]
+            passed = score > self.thresholds[stage]
             boxes = np.column_stack([boxes[passed, :4], score[passed]])
             image, reg = image[passed], reg[passed]
             if stage == 1:
                 keep = nms(boxes, image, 0.7)
                 boxes, image = square(regress(boxes[keep], reg[keep], plus_one=True)), image[keep]
             else:
+                # Landmarks are fractions of the O-Net input box (x1..x5, y1..y5), as in
+                # facenet-pytorch: measured from the box before its regression.
+                marks = out[1].double().cpu().numpy()[passed]
+                side = boxes[:, 2:4] - boxes[:, 0:2] + 1  # (k, 2): width, height
+                points = marks.reshape(-1, 2, 5).transpose(0, 2, 1) * side[:, None]
+                points += boxes[:, None, 0:2] - 1
                 boxes = regress(boxes, reg, plus_one=True)
                 keep = nms(boxes, image, 0.7, over_smaller=True)
-                boxes, image = boxes[keep], image[keep]
-        return [(boxes[image == i, :4], boxes[image == i, 4]) for i in range(len(frames))]
+                boxes, image, points = boxes[keep], image[keep], points[keep]
+        return [
+            (boxes[image == i, :4], boxes[image == i, 4], points[image == i])
+            for i in range(len(frames))
+        ]
 
     def _propose(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stage 1: P-Net over the pyramid; square candidates (x1, y1, x2, y2, p), frame index."""
@@ -185,7 +199,7 @@ class BatchedMTCNN:
         (x1, y1, x2, y2, p, 4 offsets), and their frame index (counting from `first`)."""
         reg, prob = self.nets[0](_normalised(level, self.device))
         prob = prob[:, 1].cpu().numpy()
-        image, y, x = np.nonzero(prob >= THRESHOLDS[0])
+        image, y, x = np.nonzero(prob >= self.thresholds[0])
         offsets = reg.permute(0, 2, 3, 1).cpu().numpy()[image, y, x]
         corner = np.column_stack([x, y]).astype(np.float64)
         boxes = np.column_stack(

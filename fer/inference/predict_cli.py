@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="fer-predict",
         description="Predict the emotions of the faces in images (files or folders, recursively; "
         "jpg, png, tiff, bmp, webp; colour or grey; any size). Faces are found with MTCNN, "
-        "cropped with a margin and converted exactly as the model was trained. One CSV row per "
+        "cropped as the model's training faces were framed and converted exactly as the model "
+        "was trained. One CSV row per "
         "face; an image without a face gets one row with an empty face column.",
         epilog="example: fer-predict --model outputs/2026-11-28/11-10-19 photos/ --out preds.csv",
     )
@@ -78,12 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--margin",
         type=float,
-        default=0.2,
-        help="crop margin around a detected face, as a fraction of its size",
+        help="crop every face as the box grown by this fraction of its size on each side "
+        "(default: the framing stored with the model, which matches its training faces)",
     )
     args = parser.parse_args(argv)
+    if args.margin is not None and args.margin <= -0.5:
+        parser.error("--margin must be greater than -0.5 (the crop needs a size)")
 
     from fer.checkpoint import CheckpointError
+    from fer.framing import Framing
     from fer.inference.predictor import Predictor
     from fer.io import atomic_path
 
@@ -92,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as e:
         print(f"fer-predict: error: {e}", file=sys.stderr)
         return 1
+    framing = None if args.margin is None else Framing.from_margin(args.margin)
     paths = list(image_paths(args.paths))
     failed = 0
     buffer = io.StringIO()
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 tqdm.write(f"fer-predict: cannot read {path}: {reason}", file=sys.stderr)
         results = predictor.predict_images(
-            images, detect=not args.no_detect, tta=args.tta, margin=args.margin
+            images, detect=not args.no_detect, tta=args.tta, framing=framing
         )
         for path, faces in zip(batch, results):
             writer.writerows(face_rows(str(path), faces, len(predictor.classes)))

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from fer.checkpoint import ModelInfo, load_model
-from fer.inference.faces import FaceDetector, crop_face
+from fer.framing import Framing
+from fer.inference.faces import FaceDetector
 from fer.preprocess import normalize, to_grey48
 from fer.runtime import resolve_precision
 
@@ -69,6 +70,7 @@ class Predictor:
         self.bf16 = resolve_precision("auto", self.device.type) == "bf16-mixed"
         self.info = info
         self.classes = tuple(info.classes)
+        self.framing = Framing.from_dict(info.framing)  # how faces are cut from detections
         self.batch_size = batch_size
         self._detector: FaceDetector | None = None
 
@@ -120,10 +122,12 @@ class Predictor:
         image: Image.Image | np.ndarray,
         detect: bool = True,
         tta: str = "none",
-        margin: float = 0.2,
+        framing: Framing | None = None,
     ) -> list[FacePrediction]:
-        """Every face in a photo (detect=True), or the whole image as one face; [] if none found."""
-        return self.predict_images([image], detect=detect, tta=tta, margin=margin)[0]
+        """Every face in a photo (detect=True), or the whole image as one face; [] if none found.
+
+        Faces are cut as `framing` says, by default as the model's training faces were framed."""
+        return self.predict_images([image], detect=detect, tta=tta, framing=framing)[0]
 
     @torch.inference_mode()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
@@ -137,7 +141,7 @@ class Predictor:
         images: Sequence[Image.Image | np.ndarray],
         detect: bool = True,
         tta: str = "none",
-        margin: float = 0.2,
+        framing: Framing | None = None,
     ) -> list[list[FacePrediction]]:
         """`predict_image` for many images: detection batched per image size, faces together."""
         rgb = [
@@ -148,7 +152,10 @@ class Predictor:
             probs = self.predict_faces(rgb, tta)
             return [[FacePrediction(None, None, p, self.classes)] for p in probs]
         found = self.detector.detect(rgb)
-        crops = [crop_face(im, f.box, margin) for im, faces in zip(rgb, found) for f in faces]
+        framing = framing or self.framing
+        crops = [
+            framing.crop(im, f.box, f.landmarks) for im, faces in zip(rgb, found) for f in faces
+        ]
         probs = iter(self.predict_faces(crops, tta))
         return [
             [FacePrediction(f.box, f.prob, next(probs), self.classes) for f in faces]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer.inference.faces import crop_face
+from fer.framing import Framing
 from fer.inference.predictor import Predictor
 from fer.io import atomic_path, write_json
 
@@ -128,17 +128,18 @@ def analyze_video(
     out_dir: Path,
     fps: float = 1.0,
     video: bool = True,
-    margin: float = 0.2,
+    framing: Framing | None = None,
     progress: Callable[[float], None] | None = None,
     video_format: str = "mp4",
 ) -> dict[str, Any]:
     """Run the whole pipeline on one video and write its four outputs; returns the summary.
 
     `video_format`: mp4 (MPEG-4 part 2, plays in desktop players) or webm (VP8, plays in every
-    browser)."""
+    browser). `framing`: how faces are cut (default: the model's own)."""
     import cv2
 
     start = time.perf_counter()
+    framing = framing or predictor.framing
     classes = predictor.classes
     tracker = Tracker()
     rows: list[list[Any]] = []
@@ -156,7 +157,9 @@ def analyze_video(
         nonlocal writer
         detections = predictor.detector.detect([s.rgb for s in batch])
         crops = [
-            crop_face(s.rgb, f.box, margin) for s, faces in zip(batch, detections) for f in faces
+            framing.crop(s.rgb, f.box, f.landmarks)
+            for s, faces in zip(batch, detections)
+            for f in faces
         ]
         probs = iter(predictor.predict_faces(crops))
         for sample, faces in zip(batch, detections):

@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--margin",
         type=float,
-        default=0.2,
-        help="crop margin around a face, as a fraction of its size",
+        help="crop every face as the box grown by this fraction of its size on each side "
+        "(default: the framing stored with the model, which matches its training faces)",
     )
     parser.add_argument(
         "--label", choices=CLASSES, help="the true emotion of every video: report accuracy"
@@ -133,12 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         "--show", action="store_true", help="show the webcam picture while recording"
     )
     args = parser.parse_args(argv)
+    if args.margin is not None and args.margin <= -0.5:
+        parser.error("--margin must be greater than -0.5 (the crop needs a size)")
     if args.camera is None and not args.videos:
         parser.error("give video files or --camera N")
     if args.fps < 0:
         parser.error("--fps must be 0 (every frame) or positive")
 
     from fer.checkpoint import CheckpointError
+    from fer.framing import Framing
     from fer.inference.predictor import Predictor
     from fer.inference.video import VideoError, analyze_video
 
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.out / video.stem,
                 args.fps,
                 not args.no_video,
-                args.margin,
+                None if args.margin is None else Framing.from_margin(args.margin),
                 progress=lambda share, bar=bar: bar.update(round(share * 100) - bar.n),
             )
             bar.update(100 - bar.n)

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from fer.models.cnn import ConvNet
+from fer.models.ensemble import Ensemble
 
 # Keys every model config may carry that only matter when training starts (fer.models.transfer).
 TRAINING_KEYS = ("pretrained", "weights_path", "init_from", "freeze", "backbone_lr_mult")
@@ -38,11 +39,16 @@ def _hf(**kwargs: Any) -> nn.Module:
     return HFBackbone(**kwargs)
 
 
+def _ensemble(members: list[dict[str, Any]]) -> nn.Module:
+    return Ensemble([build_model(dict(config)) for config in members])
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": ConvNet,
     "torchvision": _torchvision,
     "vit": _vit,
     "hf": _hf,
+    "ensemble": _ensemble,
 }
 
 

@@ -1,0 +1,205 @@
+"""Benchmark the detect → crop → classify pipeline on camera-like photos of held-apart faces.
+
+    python scripts/bench_pipeline.py --data data/fer2013.h5 --split val --n 700 --out bench/val
+
+Each chosen face (PublicTest for `--split val`, the selection set; PrivateTest for `--split
+test`, to report once) is upscaled into a 640×480 photo at a random place, size and small
+rotation on a varied background, with exposure, gamma, blur, noise and JPEG changes
+(`fer.analysis.camera`, seeded). The photos, their labels and where each face went are written
+to `OUT/photos/` and `OUT/labels.csv` (so any tool can be run on them), with face-free photos
+in `OUT/empty/`. Then the real pipeline (the Predictor with detection, as fer-predict, fer-video
+and fer-app run it) classifies every photo, and the same model classifies the original 48×48
+faces directly. Printed: faces found, accuracy through the pipeline (a missed face counts as
+wrong), direct accuracy on the same faces, the gap, per-class recall, and false detections on
+the face-free photos. `OUT/results.json` keeps the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from fer.analysis.camera import Placement, camera_effects, camera_photo, random_background
+from fer.data.hdf5 import read_split
+from fer.framing import Framing
+from fer.inference.predictor import Predictor
+from fer.io import atomic_path, write_json
+from fer.labels import CLASSES
+
+SPLITS = {"val": "PublicTest", "test": "PrivateTest"}
+BATCH = 16  # photos per detection batch
+JPEG_QUALITY = 95  # the saved photos (camera_effects has already compressed them once)
+
+
+def build_photos(out: Path, data: str, split: str, n: int, empty: int, seed: int) -> None:
+    """Write OUT/photos/*.jpg, OUT/labels.csv and OUT/empty/*.jpg (kept if already made alike)."""
+    manifest = {"data": str(data), "split": split, "n": n, "empty": empty, "seed": seed}
+    if (out / "manifest.json").is_file() and json.loads(
+        (out / "manifest.json").read_text()
+    ) == manifest:
+        return
+    images, labels = read_split(data, SPLITS[split])
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(images), min(n, len(images)), replace=False))
+    (out / "photos").mkdir(parents=True, exist_ok=True)
+    (out / "empty").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k, index in enumerate(tqdm(pick, desc="photos", unit="photo")):
+        photo, p = camera_photo(images[index], rng)
+        name = f"{k:05d}_{CLASSES[labels[index]]}.jpg"
+        Image.fromarray(photo).save(out / "photos" / name, quality=JPEG_QUALITY)
+        rows.append(
+            [name, CLASSES[labels[index]], int(index), f"{p.cx:.2f}", f"{p.cy:.2f}"]
+            + [f"{p.side:.2f}", f"{math.degrees(p.angle):.2f}"]
+        )
+    for k in range(empty):
+        photo = camera_effects(random_background(rng), rng)
+        Image.fromarray(photo).save(out / "empty" / f"{k:05d}.jpg", quality=JPEG_QUALITY)
+    with atomic_path(out / "labels.csv") as tmp, tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "label", "index", "cx", "cy", "side", "angle_deg"])
+        writer.writerows(rows)
+    write_json(out / "manifest.json", manifest)  # last: the folder is complete
+
+
+def read_photos(folder: Path, names: list[str]) -> list[np.ndarray]:
+    return [np.asarray(Image.open(folder / name).convert("RGB")) for name in names]
+
+
+def run(args: argparse.Namespace) -> dict:
+    build_photos(args.out, args.data, args.split, args.n, args.empty, args.seed)
+    rows = list(csv.DictReader((args.out / "labels.csv").open()))
+    truth = np.array([CLASSES.index(r["label"]) for r in rows])
+    places = [
+        Placement(
+            float(r["cx"]), float(r["cy"]), float(r["side"]), math.radians(float(r["angle_deg"]))
+        )
+        for r in rows
+    ]
+    predictor = Predictor.load(args.model)
+    framing = Framing.from_margin(args.margin) if args.margin is not None else predictor.framing
+    if args.level_eyes is not None:
+        framing = Framing(framing.scale, framing.dx, framing.dy, args.level_eyes == "on")
+
+    pipeline = np.full(len(rows), -1)  # predicted class through the pipeline; -1: face missed
+    extra = 0  # detections that are not the placed face
+    for start in tqdm(range(0, len(rows), BATCH), desc="pipeline", unit="batch"):
+        batch = rows[start : start + BATCH]
+        photos = read_photos(args.out / "photos", [r["file"] for r in batch])
+        results = predictor.predict_images(photos, tta=args.tta, framing=framing)
+        for k, faces in enumerate(results, start):
+            p = places[k]
+            hits = [
+                f
+                for f in faces
+                if math.hypot((f.box[0] + f.box[2]) / 2 - p.cx, (f.box[1] + f.box[3]) / 2 - p.cy)
+                < p.side / 2
+            ]
+            extra += len(faces) - min(len(hits), 1)
+            if hits:
+                best = max(hits, key=lambda f: f.det_prob)
+                pipeline[k] = int(best.probs.argmax())
+
+    images, _ = read_split(args.data, SPLITS[args.split])
+    direct = predictor.predict_faces(images[[int(r["index"]) for r in rows]], tta=args.tta)
+    direct = direct.argmax(1)
+
+    empty_names = sorted(p.name for p in (args.out / "empty").glob("*.jpg"))
+    false_empty = 0
+    for start in range(0, len(empty_names), BATCH):
+        photos = read_photos(args.out / "empty", empty_names[start : start + BATCH])
+        false_empty += sum(len(f) for f in predictor.detector.detect(photos))
+
+    found = pipeline >= 0
+    recall = {
+        c: float((pipeline[truth == i] == i).mean()) if (truth == i).any() else None
+        for i, c in enumerate(CLASSES)
+    }
+    return {
+        "model": str(args.model or "shipped"),
+        "split": SPLITS[args.split],
+        "photos": len(rows),
+        "framing": framing.to_dict(),
+        "tta": args.tta,
+        "faces_found": float(found.mean()),
+        "pipeline_accuracy": float((pipeline == truth).mean()),
+        "pipeline_accuracy_on_found": float((pipeline[found] == truth[found]).mean()),
+        "direct_accuracy_on_found": float((direct[found] == truth[found]).mean()),
+        "direct_accuracy": float((direct == truth).mean()),
+        "gap_on_found": float(
+            (direct[found] == truth[found]).mean() - (pipeline[found] == truth[found]).mean()
+        ),
+        "other_detections_in_photos": extra,
+        "detections_in_empty_photos": false_empty,
+        "empty_photos": len(empty_names),
+        "pipeline_recall": recall,
+    }
+
+
+def report(r: dict) -> str:
+    lines = [
+        f"{r['photos']} photos of {r['split']} faces; framing {r['framing']}; tta {r['tta']}",
+        f"faces found                       {r['faces_found']:.1%}",
+        f"pipeline accuracy (miss = wrong)  {r['pipeline_accuracy']:.2%}",
+        f"pipeline accuracy, faces found    {r['pipeline_accuracy_on_found']:.2%}",
+        f"direct accuracy, same faces       {r['direct_accuracy_on_found']:.2%}",
+        f"gap on the faces found            {100 * r['gap_on_found']:.2f} points",
+        f"direct accuracy, all faces        {r['direct_accuracy']:.2%}",
+        f"other detections in the photos    {r['other_detections_in_photos']}",
+        f"detections in {r['empty_photos']} face-free photos {r['detections_in_empty_photos']}",
+        "pipeline recall: "
+        + "  ".join(f"{c} {v:.2f}" for c, v in r["pipeline_recall"].items() if v is not None),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="example: python scripts/bench_pipeline.py --split val --n 700 --out bench/val",
+    )
+    parser.add_argument("--data", default="data/fer2013.h5", help="the fer HDF5 file")
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="val",
+        help="val = PublicTest (select), test = PrivateTest",
+    )
+    parser.add_argument("--n", type=int, default=700, help="faces to place (default 700)")
+    parser.add_argument("--empty", type=int, default=100, help="face-free photos (default 100)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("bench/pipeline"), help="photo folder")
+    parser.add_argument(
+        "--model", help="run directory, checkpoint or .safetensors (default: shipped)"
+    )
+    parser.add_argument(
+        "--margin", type=float, help="override the model's framing with a margin crop"
+    )
+    parser.add_argument(
+        "--level-eyes", choices=["on", "off"], help="override the framing's eye levelling"
+    )
+    parser.add_argument("--tta", choices=["none", "flip", "crops"], default="none")
+    parser.add_argument("--tag", default="results", help="name of the results file (OUT/TAG.json)")
+    args = parser.parse_args()
+    if args.n < 1 or args.empty < 0:
+        parser.error("--n must be positive and --empty non-negative")
+    try:
+        result = run(args)
+    except (OSError, ValueError) as e:
+        print(f"bench_pipeline: error: {e}", file=sys.stderr)
+        return 1
+    write_json(args.out / f"{args.tag}.json", result)
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Keep a finished training run as an ensemble member: its weights and a card, in `models/`.
+
+    python scripts/export_member.py outputs/member-s1 --name cnn-s1
+
+Writes `models/NAME.safetensors` (the selected checkpoint's model, weights and `fer` metadata,
+no pickle) and `models/NAME.json` (the command, epochs, wall time, hardware and the run's own
+PublicTest / PrivateTest accuracy). Runs and checkpoints are not kept between sessions; these
+two files are, and `scripts/ship_model.py` builds the shipped ensemble from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from fer.checkpoint import CheckpointError, export_model
+from fer.io import write_json
+from fer.runtime import cpu_name
+
+MEMBERS = Path("models")
+
+
+def run_command(run_dir: Path) -> str:
+    """The train.py command that made the run (its overrides, less Hydra's and logging's)."""
+    overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    skip = ("hydra.", "trainer.enable_", "logger=")
+    return " ".join(["python train.py", *(o for o in overrides if not o.startswith(skip))])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a completed training run directory")
+    parser.add_argument("--name", required=True, help="member name (file stem in models/)")
+    parser.add_argument("--out", type=Path, default=MEMBERS, help="folder (default models/)")
+    args = parser.parse_args()
+    try:
+        metrics = json.loads((args.run_dir / "metrics.json").read_text())
+        if metrics.get("status") != "completed":
+            raise CheckpointError(
+                f"{args.run_dir}: run is {metrics.get('status')!r}, not completed"
+            )
+        weights = export_model(args.run_dir, args.out / f"{args.name}.safetensors")
+        command = run_command(args.run_dir)
+    except (OSError, CheckpointError, json.JSONDecodeError) as e:
+        print(f"export_member: error: {e}", file=sys.stderr)
+        return 1
+    card = {
+        "name": args.name,
+        "command": command,
+        "params": metrics["params"],
+        "epochs": metrics["epochs"],
+        "training_wall_time_s": metrics["wall_time_s"],
+        "train_images_per_s": metrics["train_images_per_s"],
+        "precision": metrics["precision"],
+        "hardware": f"{cpu_name()} ({os.cpu_count()} cores)",
+        "val_accuracy": metrics["val"]["acc"],  # PublicTest, the selection split
+        "test_accuracy": metrics["test"]["acc"],  # PrivateTest
+    }
+    write_json(args.out / f"{args.name}.json", card)
+    print(
+        f"wrote {weights} and {args.name}.json: val {card['val_accuracy']:.4f}, "
+        f"test {card['test_accuracy']:.4f}, {card['training_wall_time_s'] / 60:.1f} min"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Framing: crops cut from detections land where a face's training frame was."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from fer.analysis.camera import Placement, place_face, random_background
+from fer.framing import FER2013, Framing
+from fer.inference.faces import FaceDetector
+
+
+def test_margin_framing_is_the_grown_box():
+    cx, cy, side, angle = Framing.from_margin(0.2).square((10, 20, 110, 120))
+    assert (cx, cy, side, angle) == (60, 70, pytest.approx(140), 0)
+    with pytest.raises(ValueError, match="margin"):
+        Framing.from_margin(-0.5)
+
+
+def test_crop_of_a_placed_face_gives_the_face_back():
+    """Pure geometry: a face placed at a known square, cropped at that square, is the face."""
+    noise = np.random.default_rng(0).random((48, 48)).astype(np.float32)
+    face = cv2.GaussianBlur(noise, (0, 0), 2)  # smooth: resampling keeps it, shifts do not
+    face = ((face - face.min()) / (face.max() - face.min()) * 255).astype(np.uint8)
+    background = np.zeros((300, 400, 3), np.uint8)
+    placement = Placement(cx=180.3, cy=140.7, side=144, angle=math.radians(12))
+    photo = place_face(face, background, placement)
+    # The box whose framing is exactly the placed square, eyes level along its angle.
+    framing = Framing(scale=1.0, level_eyes=True)
+    half = placement.side / 2
+    box = (placement.cx - half, placement.cy - half, placement.cx + half, placement.cy + half)
+    eyes = [
+        (
+            placement.cx - 10 * math.cos(placement.angle),
+            placement.cy - 10 * math.sin(placement.angle),
+        ),
+        (
+            placement.cx + 10 * math.cos(placement.angle),
+            placement.cy + 10 * math.sin(placement.angle),
+        ),
+    ]
+    crop = framing.crop(photo, box, eyes)
+    assert crop.shape[:2] == (144, 144)
+    back = np.asarray(Image.fromarray(crop[:, :, 0]).resize((48, 48)))
+    inner = (slice(4, -4), slice(4, -4))  # the pasted square's anti-aliased rim aside
+    assert np.abs(back[inner].astype(int) - face[inner]).mean() < 1
+    shifted = back[5:-3, 4:-4].astype(int)  # one pixel off is clearly worse
+    assert np.abs(shifted - face[inner]).mean() > 5
+
+
+def test_crop_outside_the_image_stays_square():
+    image = np.full((100, 100, 3), 50, np.uint8)
+    crop = Framing.from_margin(0.5).crop(image, (-20, -20, 40, 40))
+    assert crop.shape == (120, 120, 3)
+    assert (crop == 50).all()  # edge pixels repeated, not black, not squashed
+
+
+@pytest.fixture(scope="module")
+def detector() -> FaceDetector:
+    return FaceDetector("cpu")
+
+
+@pytest.mark.parametrize("angle_deg", [-12, 0, 9])
+def test_placed_face_is_cropped_back_to_its_frame(detector, angle_deg):
+    """A real face, framed from its detection, placed elsewhere at a known size and rotation,
+    then detected and cropped again: the crop lands on the placed frame within a few pixels
+    of the 48×48 face."""
+    astronaut = skimage.data.astronaut()
+    (face,) = detector.detect([astronaut])[0][:1]
+    framing = Framing(FER2013.scale, FER2013.dx, FER2013.dy, level_eyes=True)
+    # The face with as much context again around it, so the detector sees a whole head.
+    context = Framing(2 * framing.scale, framing.dx, framing.dy, level_eyes=True)
+    cut = context.crop(astronaut, face.box, face.landmarks)
+    background = random_background(np.random.default_rng(1))
+    placed = Placement(cx=300.5, cy=250.5, side=2 * 130, angle=math.radians(angle_deg))
+    photo = place_face(cut, background, placed)
+
+    (found,) = detector.detect([photo])[0][:1]
+    cx, cy, side, angle = framing.square(found.box, found.landmarks)
+    unit = 48 / (placed.side / 2)  # pixels of the 48×48 face per photo pixel
+    assert math.hypot(cx - placed.cx, cy - placed.cy) * unit < 2.0
+    assert abs(side - placed.side / 2) * unit < 2.0
+    assert abs(math.degrees(angle) - angle_deg) < 3.0
