@@ -39,9 +39,13 @@ BATCH = 16  # photos per detection batch
 JPEG_QUALITY = 95  # the saved photos (camera_effects has already compressed them once)
 
 
-def build_photos(out: Path, data: str, split: str, n: int, empty: int, seed: int) -> None:
+def build_photos(
+    out: Path, data: str, split: str, n: int, empty: int, seed: int, effects: bool = True
+) -> None:
     """Write OUT/photos/*.jpg, OUT/labels.csv and OUT/empty/*.jpg (kept if already made alike)."""
     manifest = {"data": str(data), "split": split, "n": n, "empty": empty, "seed": seed}
+    if not effects:
+        manifest["effects"] = False
     if (out / "manifest.json").is_file() and json.loads(
         (out / "manifest.json").read_text()
     ) == manifest:
@@ -53,7 +57,7 @@ def build_photos(out: Path, data: str, split: str, n: int, empty: int, seed: int
     (out / "empty").mkdir(parents=True, exist_ok=True)
     rows = []
     for k, index in enumerate(tqdm(pick, desc="photos", unit="photo")):
-        photo, p = camera_photo(images[index], rng)
+        photo, p = camera_photo(images[index], rng, effects=effects)
         name = f"{k:05d}_{CLASSES[labels[index]]}.jpg"
         Image.fromarray(photo).save(out / "photos" / name, quality=JPEG_QUALITY)
         rows.append(
@@ -75,7 +79,7 @@ def read_photos(folder: Path, names: list[str]) -> list[np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    build_photos(args.out, args.data, args.split, args.n, args.empty, args.seed)
+    build_photos(args.out, args.data, args.split, args.n, args.empty, args.seed, not args.clean)
     rows = list(csv.DictReader((args.out / "labels.csv").open()))
     truth = np.array([CLASSES.index(r["label"]) for r in rows])
     places = [
@@ -187,6 +191,11 @@ def main() -> int:
         "--level-eyes", choices=["on", "off"], help="override the framing's eye levelling"
     )
     parser.add_argument("--tta", choices=["none", "flip", "crops"], default="none")
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="photos without camera effects or rotation (to separate framing from image quality)",
+    )
     parser.add_argument("--tag", default="results", help="name of the results file (OUT/TAG.json)")
     args = parser.parse_args()
     if args.n < 1 or args.empty < 0:

@@ -18,7 +18,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.inference.faces import crop_face
 from fer.inference.predictor import Predictor
 from fer.inference.video import BATCH, sample_frames
 
@@ -71,7 +70,11 @@ def bench(predictor: Predictor, video: Path, fps: float, facenet: object | None)
     detector = predictor.detector
     batches = [list(frames[i : i + BATCH]) for i in range(0, len(frames), BATCH)]
     found = [faces for batch in batches for faces in detector.detect(batch)]
-    crops = [crop_face(fr, f.box, 0.2) for fr, faces in zip(frames, found) for f in faces]
+    crops = [
+        predictor.framing.crop(fr, f.box, f.landmarks)
+        for fr, faces in zip(frames, found)
+        for f in faces
+    ]
     classify = best_of(3, lambda: predictor.predict_faces(crops))
     n = len(frames)
     print(

@@ -52,7 +52,8 @@ safetensors: loads without executing pickled code) for 48×48 grey faces and sev
   (validation included) on {cpu_name()} ({os.cpu_count()} cores),
   {metrics["train_images_per_s"]:.0f} training images/s, precision {metrics["precision"]}. {note}
 - **Input**: grey 48×48, pixels / 255, standardised with the mean and std stored in the file.
-  `fer-predict` and `fer-video` detect faces with MTCNN and crop them square with a 20% margin.
+  `fer-predict`, `fer-video` and `fer-app` detect faces with MTCNN and cut each one as FER2013's
+  faces are framed (1.085 box sizes, eyes levelled; `fer/framing.py`, `--margin` overrides).
 
 | split | TTA | accuracy | balanced accuracy | macro F1 |
 |---|---|---|---|---|

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from fer.data.augment import build_augment
 from fer.data.datamodule import FERDataModule, fold_indices, subset_indices
 from fer.data.hdf5 import DatasetError
+
+from conftest import REPO
 
 
 def test_splits_are_training_publictest_privatetest(tiny_h5):
@@ -83,7 +87,25 @@ def test_augmentation_changes_images_and_repeats_with_the_seed():
     assert all((a == b).all() for a, b in zip(*outs))
     assert build_augment({"crop_padding": 0, "hflip": 0}) is None
     with pytest.raises(ValueError, match="valid keys"):
-        build_augment({"blur": 3})
+        build_augment({"motion_blur": 3})
+
+
+def test_camera_preset_changes_faces_as_a_camera_would():
+    """Each camera effect alone changes a face, keeps its shape and type, and stays close to it
+    (exposure and softness, not a different picture)."""
+    rng = np.random.default_rng(0)
+    face = cv2.GaussianBlur(rng.integers(0, 255, (48, 48)).astype(np.float32), (0, 0), 1.5)
+    face = np.clip(face, 0, 255).astype(np.uint8)
+    for key, value in (("gamma", 0.3), ("blur", 1.0), ("downscale", 1.0), ("jpeg", 1.0)):
+        transform = build_augment({key: value})
+        transform.set_random_seed(1)
+        outs = [transform(image=face)["image"] for _ in range(8)]
+        assert all(o.shape == (48, 48) and o.dtype == np.uint8 for o in outs), key
+        changed = [o for o in outs if (o != face).any()]
+        assert changed, key
+        assert max(np.abs(o.astype(int) - face).mean() for o in changed) < 40, key
+    camera = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "augment" / "camera.yaml"))
+    assert build_augment(camera) is not None
 
 
 def test_missing_dataset_says_how_to_make_it(tmp_path):

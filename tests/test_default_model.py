@@ -13,6 +13,8 @@ from safetensors import safe_open
 from fer import Predictor
 from fer.checkpoint import DEFAULT_MODEL
 
+from conftest import SHARED
+
 pytestmark = pytest.mark.skipif(
     not DEFAULT_MODEL.is_file(), reason="no model shipped in fer/assets"
 )
@@ -53,3 +55,18 @@ def test_fer_predict_works_without_model_or_dataset(tmp_path):
     assert result.returncode == 0, result.stderr
     row = result.stdout.splitlines()[1].split(",")
     assert row[1] == "0" and row[-1] == "happy"
+
+
+SHARED_VIDEOS = sorted((SHARED / "video").glob("*.mp4")) + sorted((SHARED / "video").glob("*.flv"))
+
+
+@pytest.mark.skipif(not SHARED_VIDEOS, reason="no ../shared/video beside the repository")
+def test_shared_videos_give_a_face_in_every_sampled_frame(tmp_path):
+    """The real clips through detection and the model's framing: no sampled frame is lost."""
+    from fer.inference.video import analyze_video
+
+    predictor = Predictor.load()
+    for video in SHARED_VIDEOS:
+        summary = analyze_video(predictor, video, tmp_path / video.stem, fps=2.0, video=False)
+        assert summary["frames_sampled"] >= 2, video
+        assert summary["face_coverage"] == 1.0, video

@@ -133,9 +133,18 @@ def tint(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def camera_photo(
-    face: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = PHOTO_SIZE
+    face: np.ndarray,
+    rng: np.random.Generator,
+    size: tuple[int, int] = PHOTO_SIZE,
+    effects: bool = True,
 ) -> tuple[np.ndarray, Placement]:
-    """A camera-like photo (H, W, 3) uint8 holding `face` (S, S) grey, and where it went."""
+    """A camera-like photo (H, W, 3) uint8 holding `face` (S, S) grey, and where it went.
+
+    `effects=False` leaves out what a camera adds (tint, rotation, exposure, blur, noise,
+    JPEG): the face is only upscaled and placed, to tell framing from image quality."""
+    if not effects:
+        placement = random_placement(rng, size, max_angle=0)
+        return place_face(face, random_background(rng, size), placement), placement
     placement = random_placement(rng, size)
     photo = place_face(tint(face, rng), random_background(rng, size), placement)
     return camera_effects(photo, rng), placement

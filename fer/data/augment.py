@@ -16,6 +16,10 @@ AUGMENT_KEYS = (
     "translate",
     "brightness_contrast",
     "erasing",
+    "gamma",
+    "blur",
+    "downscale",
+    "jpeg",
 )
 
 
@@ -50,6 +54,23 @@ def build_augment(config: dict[str, Any] | None, size: int = 48) -> A.Compose | 
     if get("brightness_contrast") > 0:
         b = get("brightness_contrast")
         steps.append(A.RandomBrightnessContrast(brightness_limit=b, contrast_limit=b, p=0.8))
+    # What cameras do to a face (fer.analysis.camera makes the same in benchmark photos):
+    # gamma is a range around 1, the others are probabilities.
+    if get("gamma") > 0:
+        g = get("gamma")
+        steps.append(A.RandomGamma(gamma_limit=(100 * (1 - g), 100 * (1 + g)), p=0.5))
+    if get("blur") > 0:
+        steps.append(A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.3, 1.0), p=get("blur")))
+    if get("downscale") > 0:  # a small face upscaled to 48x48
+        steps.append(
+            A.Downscale(
+                scale_range=(0.5, 0.9),
+                interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR},
+                p=get("downscale"),
+            )
+        )
+    if get("jpeg") > 0:
+        steps.append(A.ImageCompression(quality_range=(40, 95), p=get("jpeg")))
     if get("erasing") > 0:
         steps.append(A.Erasing(scale=(0.02, 0.2), p=get("erasing")))
     return A.Compose(steps) if steps else None
