@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
@@ -73,6 +74,7 @@ class EmotionClassifier(L.LightningModule):
         self.losses = torch.nn.ModuleDict({f"{stage}_loss": MeanMetric() for stage in STAGES})
         self._last_val: dict[str, float] = {}
         self.val_acc_best = MaxMetric()
+        self._recorded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def train(self, mode: bool = True) -> EmotionClassifier:
         """A frozen backbone stays in eval mode: its norm statistics do not drift either."""
@@ -105,6 +107,8 @@ class EmotionClassifier(L.LightningModule):
             )
         self.metrics[f"{stage}_metrics"].update(logits, labels)
         self.losses[f"{stage}_loss"].update(loss.detach(), len(labels))
+        if self._recorded is not None and stage != "train":
+            self._recorded.append((logits.detach().softmax(-1).cpu(), labels.cpu()))
         if stage == "train":
             self.log("train/loss_step", loss, prog_bar=True)
         return loss
@@ -119,6 +123,23 @@ class EmotionClassifier(L.LightningModule):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
+
+    def record_predictions(self) -> None:
+        """Keep every val/test batch's probabilities until `recorded_predictions` is called."""
+        self._recorded = []
+
+    def recorded_predictions(self) -> dict[str, np.ndarray]:
+        """The probabilities (N, C) float32 and labels (N,) int64 seen since
+        `record_predictions`, in loader order; recording stops."""
+        recorded, self._recorded = self._recorded or [], None
+        if not recorded:
+            return {
+                "probs": np.zeros((0, len(self.hparams.classes)), np.float32),
+                "labels": np.zeros(0, np.int64),
+            }
+        probs = torch.cat([p for p, _ in recorded]).float().numpy()
+        labels = torch.cat([y for _, y in recorded]).long().numpy()
+        return {"probs": probs, "labels": labels}
 
     def on_train_epoch_start(self) -> None:
         if self.frozen_backbone:

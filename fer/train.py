@@ -26,6 +26,7 @@ from fer.data.datamodule import FERDataModule
 from fer.io import write_json
 from fer.loggers import build_loggers, wandb_experiment
 from fer.naming import run_name
+from fer.predictions import write_predictions
 from fer.runtime import resolve_precision
 from fer.system import EmotionClassifier
 
@@ -90,14 +91,23 @@ def run(
         if trainer.interrupted:
             raise KeyboardInterrupt
         best = checkpoint.best_model_path or None
+        # The selected checkpoint's per-image predictions are the ones its metrics come from.
+        system.record_predictions()
         val = trainer.validate(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+        predictions = {"val": system.recorded_predictions()}
+        system.record_predictions()
         test = trainer.test(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+        predictions["test"] = system.recorded_predictions()
         if not trainer.is_global_zero:  # DDP: other ranks leave the recording to rank 0
             exit_code = 0
             return {
                 "status": "completed",
                 "val_acc_best": float(checkpoint.best_model_score or "nan"),
             }
+        if trainer.world_size == 1:  # DDP ranks each see a share of the images
+            for split, dataset in (("val", data.val_set), ("test", data.test_set)):
+                path = run_dir / "predictions" / f"{split}.npz"
+                write_predictions(path, dataset.index, predictions[split])
         if cfg.figures and best:
             from fer.analysis.run_figures import log_run_figures, write_run_figures
 

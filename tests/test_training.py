@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from fer.checkpoint import load_model
 from fer.data.hdf5 import read_split
 from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
+from fer.predictions import read_predictions
 from fer.preprocess import normalize
 from fer.runtime import resolve_precision
 from fer.system import EmotionClassifier
@@ -216,3 +217,19 @@ def test_single_run_refuses_a_bad_value_in_one_line(tiny_h5, tmp_path):
         "unknown norm 'weird'; valid choices: batch, group, layer, instance, none" in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_run_keeps_the_selected_checkpoints_per_image_predictions(tiny_run, tiny_h5):
+    """predictions/{val,test}.npz are the predictions metrics.json reports, row by row."""
+    metrics = read_metrics(tiny_run)
+    for split, usage in (("val", "PublicTest"), ("test", "PrivateTest")):
+        predictions = read_predictions(tiny_run, split)
+        labels = read_split(tiny_h5, usage)[1]
+        assert predictions["probs"].dtype == np.float32
+        assert predictions["labels"].dtype == predictions["index"].dtype == np.int64
+        assert sorted(predictions["index"]) == list(range(len(labels)))
+        np.testing.assert_array_equal(predictions["labels"], labels[predictions["index"]])
+        np.testing.assert_allclose(predictions["probs"].sum(1), 1, atol=1e-5)
+        accuracy = (predictions["probs"].argmax(1) == predictions["labels"]).mean()
+        assert accuracy == pytest.approx(metrics[split]["acc"], abs=1e-6)
+    assert read_predictions(tiny_run / "nowhere", "val") is None

@@ -27,10 +27,18 @@ START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else 
 
 
 class FaceDataset(Dataset):
-    """uint8 faces and labels in memory, with an optional albumentations transform."""
+    """uint8 faces and labels in memory, with an optional albumentations transform; `index`
+    holds each face's row in its HDF5 split."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: A.Compose | None = None):
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        transform: A.Compose | None = None,
+        index: np.ndarray | None = None,
+    ):
         self.images, self.labels, self.transform = images, labels, transform
+        self.index = np.arange(len(labels)) if index is None else np.asarray(index)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -108,25 +116,28 @@ class FERDataModule(L.LightningDataModule):
         images, labels = read_split(self.path, "Training")
         if self.cv_folds:
             train_idx, val_idx = fold_indices(labels, self.cv_folds, self.cv_fold, self.seed)
-            val = (images[val_idx], labels[val_idx])
-            images, labels = images[train_idx], labels[train_idx]
+            val = (images[val_idx], labels[val_idx], val_idx)
+            images, labels, rows = images[train_idx], labels[train_idx], train_idx
         else:
-            val = read_split(self.path, "PublicTest")
+            val_images, val_labels = read_split(self.path, "PublicTest")
+            val = (val_images, val_labels, np.arange(len(val_labels)))
+            rows = np.arange(len(labels))
         keep = subset_indices(labels, self.limit, self.seed)
         if self.transform is not None:
             self.transform.set_random_seed(self.seed)
-        self.train_set = FaceDataset(images[keep], labels[keep], self.transform)
+        self.train_set = FaceDataset(images[keep], labels[keep], self.transform, rows[keep])
         self.val_set = self._eval_set(*val)
-        self.test_set = self._eval_set(*read_split(self.path, "PrivateTest"))
+        test_images, test_labels = read_split(self.path, "PrivateTest")
+        self.test_set = self._eval_set(test_images, test_labels, np.arange(len(test_labels)))
         if min(len(self.train_set), len(self.val_set), len(self.test_set)) == 0:
             raise ValueError(
                 f"{self.path}: a split is empty (train/val/test sizes "
                 f"{len(self.train_set)}/{len(self.val_set)}/{len(self.test_set)})"
             )
 
-    def _eval_set(self, images: np.ndarray, labels: np.ndarray) -> FaceDataset:
+    def _eval_set(self, images: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> FaceDataset:
         keep = subset_indices(labels, self.eval_limit, self.seed)
-        return FaceDataset(images[keep], labels[keep])
+        return FaceDataset(images[keep], labels[keep], index=rows[keep])
 
     def class_counts(self) -> np.ndarray:
         self.setup()
