@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from fer.analysis.stats import AxisEffect, Comparison, Configuration, axis_effects, compare
 from fer.io import atomic_path
 from fer.naming import is_axis
+from fer.predictions import read_predictions
 
 
 @dataclass
@@ -129,6 +131,95 @@ def seed_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def configurations(runs: list[Run]) -> list[Configuration]:
+    """Completed runs grouped by their swept axes (seed aside), best validation first."""
+    axes = [a for a in swept_axes(runs) if a != "seed"]
+    groups: dict[tuple[str, ...], list[Run]] = {}
+    for r in runs:
+        if r.status == "completed":
+            groups.setdefault(tuple(r.axes.get(a, "") for a in axes), []).append(r)
+    configs = [
+        Configuration(
+            dict(zip(axes, key)),
+            test_correctness(group),
+            float(np.mean([r.get("val", "acc") for r in group])),
+        )
+        for key, group in groups.items()
+    ]
+    return sorted(configs, key=lambda c: -c.val_acc)
+
+
+def test_correctness(group: list[Run]) -> np.ndarray | None:
+    """(seeds, images) correctness on test, in test-index order; None if a run has no
+    predictions (runs from before they were kept) or the runs saw different images."""
+    rows, index = [], None
+    for run in group:
+        predictions = read_predictions(run.path, "test")
+        if predictions is None:
+            return None
+        order = np.argsort(predictions["index"])
+        if index is None:
+            index = predictions["index"][order]
+        elif not np.array_equal(index, predictions["index"][order]):
+            return None
+        rows.append(predictions["probs"].argmax(1)[order] == predictions["labels"][order])
+    return np.array(rows)
+
+
+def statistics(runs: list[Run]) -> tuple[list[Comparison], list[AxisEffect], int]:
+    """Comparisons with the best configuration, main effects per axis, and the number of
+    completed runs left out for want of predictions."""
+    configs = configurations(runs)
+    missing = sum(1 for c in configs if c.correct is None)
+    return compare(configs), axis_effects(configs), missing
+
+
+def stats_table(comparisons: list[Comparison]) -> tuple[list[str], list[list[str]]]:
+    """One row per configuration: test accuracy [95% CI], and against the best by val."""
+    axes = list(comparisons[0].config.axes) if comparisons else []
+    header = [*axes, "seeds", "test_acc", "95% CI", "diff_vs_best", "diff 95% CI", "p", "p_holm"]
+    header.append("significant")
+    rows = []
+    for c in comparisons:
+        pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+        rows.append(
+            [
+                *c.config.axes.values(),
+                str(len(c.config.correct)),
+                f"{100 * c.accuracy:.2f}",
+                f"[{pct(c.ci[0])}, {pct(c.ci[1])}]",
+                "best by val" if c.diff is None else f"{100 * c.diff:+.2f}",
+                "" if c.diff_ci is None else f"[{pct(c.diff_ci[0])}, {pct(c.diff_ci[1])}]",
+                "" if c.p is None else f"{c.p:.3g}",
+                "" if c.p_holm is None else f"{c.p_holm:.3g}",
+                "" if c.significant is None else ("yes" if c.significant else "no"),
+            ]
+        )
+    return header, rows
+
+
+def statistics_lines(
+    comparisons: list[Comparison],
+    effects: list[AxisEffect],
+    missing: int,
+    table: Any,
+) -> list[str]:
+    """The statistics section: the configuration table (drawn by `table`), one sentence per
+    axis value, and what was left out."""
+    lines = []
+    if comparisons:
+        lines += [table(*stats_table(comparisons)), ""]
+        lines += [e.sentence() for e in effects]
+    if missing:
+        lines.append(
+            f"{missing} configuration(s) have runs without predictions/test.npz (trained before "
+            "fer kept per-image predictions): no statistics for them."
+        )
+    if not comparisons and not missing:
+        lines.append("No completed runs to compare.")
+    return lines
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
@@ -151,7 +242,10 @@ def write_outputs(runs: list[Run], out: Path) -> list[Path]:
     ]
     if "seed" in swept_axes(runs):
         markdown += ["", "## Mean ± std over seeds", "", markdown_table(*seed_table(runs))]
-    plots = write_plots(runs, swept_axes(runs), out)
+    comparisons, effects, missing = statistics(runs)
+    markdown += ["", "## Statistics (test = PrivateTest, 95% bootstrap over test images)", ""]
+    markdown += statistics_lines(comparisons, effects, missing, markdown_table)
+    plots = write_plots(runs, swept_axes(runs), out, effects)
     markdown += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     with atomic_path(out / "comparison.md") as tmp:
         tmp.write_text("\n".join(markdown) + "\n")
@@ -169,6 +263,12 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in shown]
     return "\n".join(lines)
+
+
+def _plain_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    return "\n".join(lines + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows])
 
 
 def _fmt(value: float | None) -> str:
@@ -210,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(*table_rows(runs)))
     if "seed" in swept_axes(runs):
         print("\nper configuration, mean ± std over seeds:\n" + format_table(*seed_table(runs)))
+    comparisons, effects, missing = statistics(runs)
+    print(
+        "\nstatistics (test accuracy in %, 95% bootstrap over test images; p: paired test "
+        "against the best configuration by val, Holm-corrected in p_holm):"
+    )
+    print("\n".join(statistics_lines(comparisons, effects, missing, _plain_table)))
     out = args.out or (Path(args.paths[0]) if Path(args.paths[0]).is_dir() else Path("."))
     plots = write_outputs(runs, out)
     done = sum(r.status == "completed" for r in runs)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.analysis.compare import Run
+from fer.analysis.stats import AxisEffect
 from fer.naming import run_name
 
 
@@ -34,8 +35,12 @@ def by_value(runs: list[Run], axis: str) -> dict[str, list[Run]]:
     return dict(sorted(groups.items(), key=lambda kv: _sort_key(kv[0])))
 
 
-def write_plots(runs: list[Run], axes: list[str], out: Path) -> list[Path]:
-    """Every plot that the sweep supports; returns their paths."""
+def write_plots(
+    runs: list[Run], axes: list[str], out: Path, effects: list[AxisEffect] | None = None
+) -> list[Path]:
+    """Every plot that the sweep supports; returns their paths. With `effects` (runs that kept
+    their predictions), accuracy_by_axis.png draws each axis's paired differences and their
+    95% intervals instead of means ± std."""
     import matplotlib.pyplot as plt
 
     from fer.analysis.figures import save
@@ -45,7 +50,9 @@ def write_plots(runs: list[Run], axes: list[str], out: Path) -> list[Path]:
         return []
     paths = []
     factors = [a for a in axes if a != "seed"]
-    if factors:
+    if effects:
+        paths.append(effects_figure(effects, out / "accuracy_by_axis.png"))
+    elif factors:
         fig, axs = plt.subplots(1, len(factors), figsize=(4.2 * len(factors), 3.6), squeeze=False)
         for ax, axis in zip(axs[0], factors):
             groups = by_value(done, axis)
@@ -125,6 +132,37 @@ def write_plots(runs: list[Run], axes: list[str], out: Path) -> list[Path]:
         ax.legend(fontsize=7)
     paths.append(save(fig, out / "val_curves.png"))
     return paths
+
+
+def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
+    """Per axis, each value's test accuracy minus the axis's best value (by val), in points,
+    with its 95% paired-bootstrap interval; intervals that cross 0 are within noise."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+
+    axes = list(dict.fromkeys(e.axis for e in effects))
+    fig, axs = plt.subplots(1, len(axes), figsize=(4.2 * len(axes), 3.6), squeeze=False)
+    for ax, axis in zip(axs[0], axes):
+        rows = [e for e in effects if e.axis == axis]
+        labels = [f"{rows[0].best}\n(best by val)"] + [e.value for e in rows]
+        diffs = [0.0] + [-100 * e.diff for e in rows]
+        low = [0.0] + [-100 * e.diff - (-100 * e.ci[1]) for e in rows]
+        high = [0.0] + [-100 * e.ci[0] - (-100 * e.diff) for e in rows]
+        colours = ["black"] + [
+            "tab:red" if e.ci[0] > 0 or e.ci[1] < 0 else "tab:grey" for e in rows
+        ]
+        for k, (d, lo, hi, c) in enumerate(zip(diffs, low, high, colours)):
+            ax.errorbar(k, d, [[lo], [hi]], fmt="o", capsize=4, color=c)
+        ax.axhline(0, color="black", lw=0.8, ls=":")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set(
+            xlabel=axis,
+            ylabel="test accuracy vs best value (points)",
+            title=f"{axis}: difference, 95% paired bootstrap\n(red: beyond noise)",
+        )
+        ax.title.set_fontsize(9)
+    return save(fig, path)
 
 
 def _sort_key(value: str) -> tuple:

@@ -1,0 +1,107 @@
+"""fer-compare's statistics on fabricated runs whose per-image predictions are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+from test_compare import fabricate
+
+from fer.analysis.compare import configurations, find_runs, main, statistics
+from fer.analysis.stats import holm, paired_p_value
+from fer.predictions import write_predictions
+
+N = 600  # test images
+CLASSES = 7
+
+
+def predictions(correct: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Probabilities whose argmax is right exactly where `correct` says."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, CLASSES, len(correct))
+    predicted = np.where(
+        correct, labels, (labels + rng.integers(1, CLASSES, len(correct))) % CLASSES
+    )
+    probs = np.full((len(correct), CLASSES), 0.05, np.float32)
+    probs[np.arange(len(correct)), predicted] = 0.7
+    return {"labels": labels, "probs": probs}
+
+
+@pytest.fixture
+def study(tmp_path):
+    """norm=batch is right on 72% of the images, norm=none on 52%; depth changes nothing.
+    Two seeds each; runs are listed shuffled by index to check the pairing."""
+    sweep = tmp_path / "sweep"
+    rng = np.random.default_rng(0)
+    easy = rng.random(N)  # how easy each image is, shared by all runs (paired data)
+    job = 0
+    for depth in (2, 4):
+        for norm, threshold in (("batch", 0.72), ("none", 0.52)):
+            for seed in (0, 1):
+                noise = rng.random(N) < 0.1  # a seed flips 10% of the images
+                correct = (easy < threshold) ^ noise
+                acc = float(correct.mean())
+                run = fabricate(
+                    sweep,
+                    job,
+                    [f"model.depth={depth}", f"model.norm={norm}", f"seed={seed}"],
+                    val=acc,
+                    test=acc,
+                )
+                order = rng.permutation(N)
+                p = predictions(correct, job)
+                write_predictions(
+                    run / "predictions" / "test.npz",
+                    order,
+                    {"labels": p["labels"][order], "probs": p["probs"][order]},
+                )
+                job += 1
+    return sweep
+
+
+def test_configuration_intervals_and_paired_comparisons(study):
+    comparisons, effects, missing = statistics(find_runs([str(study)]))
+    assert missing == 0 and len(comparisons) == 4
+    best = comparisons[0]
+    assert best.config.axes["model.norm"] == "batch" and best.diff is None
+    for c in comparisons:
+        assert c.ci[0] < c.accuracy < c.ci[1] and c.ci[1] - c.ci[0] < 0.1
+        if c.config.axes["model.norm"] == "none":
+            assert c.significant and 0.12 < c.diff < 0.28 and c.diff_ci[0] > 0.1
+        elif c is not best:
+            assert not c.significant and c.diff_ci[0] < 0 < c.diff_ci[1]
+    sentences = {e.axis: e.sentence() for e in effects}
+    assert sentences["model.norm"].startswith("model.norm: batch beats none by")
+    assert sentences["model.depth"].endswith("within noise")
+
+
+def test_mcnemar_for_single_runs_and_holm():
+    rng = np.random.default_rng(1)
+    a = rng.random(N) < 0.7
+    b = a.copy()
+    b[:40] = ~b[:40]  # 40 discordant images
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    expected = scipy_stats.binomtest(only_a, only_a + only_b, 0.5).pvalue
+    assert paired_p_value(a[None], b[None]) == pytest.approx(expected)
+    assert paired_p_value(a[None], a[None]) == 1.0
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_runs_without_predictions_get_no_statistics(tmp_path, capsys):
+    sweep = tmp_path / "old"
+    fabricate(sweep, 0, ["model.norm=batch"], val=0.6, test=0.6)
+    fabricate(sweep, 1, ["model.norm=none"], val=0.5, test=0.5)
+    configs = configurations(find_runs([str(sweep)]))
+    assert all(c.correct is None for c in configs)
+    assert main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "without predictions/test.npz" in out and "beats" not in out
+
+
+def test_fer_compare_prints_and_plots_the_statistics(study, capsys):
+    assert main([str(study)]) == 0
+    out = capsys.readouterr().out
+    assert "model.norm: batch beats none by" in out and "p_holm" in out
+    markdown = (study / "comparison.md").read_text()
+    assert "## Statistics" in markdown and "within noise" in markdown
+    assert (study / "accuracy_by_axis.png").stat().st_size > 1000
