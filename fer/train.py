@@ -8,7 +8,9 @@ a multirun the sweep goes on with the next job.
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import sys
 import time
 import traceback
@@ -20,6 +22,7 @@ import lightning as L
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from fer import rundir
 from fer.callbacks import RunStats
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
@@ -176,14 +179,68 @@ def main(
     run_fn: Callable[..., dict[str, Any]] = run,
     objective: str = "val_acc_best",
 ) -> float:
-    """Run and record a failure; return the objective for sweepers (NaN when the run failed).
+    """Run and record how it ended; return the objective for sweepers (NaN when it failed).
 
-    `run_fn` is `run` for train.py and `fer.pretrain.run` for pretrain.py."""
+    The run directory is held by this process for the run (a second process is refused). A
+    re-run sweep skips its completed jobs and resumes interrupted ones from last.ckpt. Ctrl-C
+    (SIGINT) and SIGTERM (what `timeout` and schedulers send) are recorded as `interrupted`,
+    leaving last.ckpt to resume from. `run_fn` is `run` for train.py and `fer.pretrain.run` for
+    pretrain.py."""
     run_dir = Path(cfg.paths.output_dir)
+    if cfg.get("resume"):
+        try:  # the run being resumed is the one to hold; run() explains a bad path
+            run_dir = resolve_checkpoint(cfg.resume, which="last").parent.parent
+        except CheckpointError:
+            pass
+    program = Path(sys.argv[0]).name
+    try:
+        with rundir.hold(run_dir):
+            if multirun and "resume" in cfg and not cfg.get("resume"):
+                attempt = rundir.previous_attempt(run_dir, overrides)
+                if attempt == "completed":
+                    record = json.loads((run_dir / "metrics.json").read_text())
+                    log.info("%s completed in an earlier attempt: skipped", run_dir)
+                    print(f"{program}: {run_dir}: completed before, skipped", file=sys.stderr)
+                    return float(record.get(objective, float("nan")))
+                if attempt == "resumable":
+                    log.info("%s was interrupted: resuming from its last.ckpt", run_dir)
+                    print(f"{program}: {run_dir}: interrupted before, resuming", file=sys.stderr)
+                    cfg = cfg.copy()
+                    cfg.resume = str(run_dir)
+                elif (run_dir / "metrics.json").is_file():
+                    print(
+                        f"{program}: {run_dir}: failed or changed, starting over", file=sys.stderr
+                    )
+            return _run_and_record(cfg, overrides, multirun, group, run_fn, objective, run_dir)
+    except rundir.RunDirBusy as e:
+        print(f"{program}: error: {e}", file=sys.stderr)
+        if not multirun:
+            raise SystemExit(1) from None
+        return float("nan")
+
+
+def _run_and_record(
+    cfg: DictConfig,
+    overrides: list[str],
+    multirun: bool,
+    group: str | None,
+    run_fn: Callable[..., dict[str, Any]],
+    objective: str,
+    run_dir: Path,
+) -> float:
+    stopped: list[int] = []  # signals received during the run
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         return run_fn(cfg, overrides, group)[objective]
-    except (Exception, KeyboardInterrupt) as error:
-        interrupted = isinstance(error, KeyboardInterrupt)
+    except (Exception, KeyboardInterrupt, SystemExit) as error:
+        # Lightning ends a Ctrl-C with SystemExit; a SIGTERM to the process group may first kill
+        # the loader workers, which surfaces as a RuntimeError: both are interruptions.
+        interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or bool(stopped)
         message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
         (run_dir / "error.log").write_text(traceback.format_exc())
         write_json(
@@ -193,6 +250,7 @@ def main(
                 "error": message,
                 "overrides": overrides,
                 "run_dir": str(run_dir),
+                "resumable": (run_dir / "checkpoints" / "last.ckpt").is_file(),
             },
         )
         print(
@@ -202,6 +260,8 @@ def main(
         if interrupted or not multirun:
             raise SystemExit(130 if interrupted else 1) from None
         return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:

@@ -1,0 +1,128 @@
+"""True run statuses on Ctrl-C and SIGTERM, resumable sweeps, one live process per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fer.rundir import RunDirBusy, hold, previous_attempt
+
+from conftest import QUIET, REPO, read_metrics
+
+
+def launch(tiny_h5: Path, *args: str, multirun: bool = False) -> subprocess.Popen:
+    """train.py in its own process group (as a terminal or a scheduler would signal it), with a
+    data-loader worker."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "train.py",
+            *(["-m"] if multirun else []),
+            f"data.path={tiny_h5}",
+            "model.width=4",
+            "data.batch_size=16",
+            "data.num_workers=1",
+            "logger=csv",
+            "figures=false",
+            *QUIET,
+            *args,
+        ],
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def signal_after_first_epoch(process: subprocess.Popen, run_dir: Path, signum: int) -> str:
+    """Send `signum` to the process group once `run_dir` has a last.ckpt; return stderr."""
+    deadline = time.monotonic() + 300
+    while not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "no checkpoint within 300 s"
+        time.sleep(0.2)
+    time.sleep(1.0)  # into the next epoch
+    os.killpg(process.pid, signum)
+    return process.communicate(timeout=300)[1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_record_interrupted_with_a_resumable_checkpoint(
+    tiny_h5, tmp_path, signum
+):
+    run_dir = tmp_path / "run"
+    process = launch(tiny_h5, "trainer.max_epochs=500", f"hydra.run.dir={run_dir}")
+    stderr = signal_after_first_epoch(process, run_dir, signum)
+    assert process.returncode == 130, stderr[-2000:]
+    record = read_metrics(run_dir)
+    assert record["status"] == "interrupted" and record["resumable"], record
+    assert "killed by signal" not in record["error"]
+
+
+def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h5, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["seed=0,1", "trainer.max_epochs=6", f"hydra.sweep.dir={sweep}"]
+    process = launch(tiny_h5, *args, multirun=True)
+    stderr = signal_after_first_epoch(process, sweep / "0", signal.SIGTERM)
+    assert read_metrics(sweep / "0")["status"] == "interrupted", stderr[-2000:]
+    assert not (sweep / "1").exists()  # the sweep stopped with its job
+
+    again = launch(tiny_h5, *args, multirun=True)
+    stderr = again.communicate(timeout=600)[1]
+    assert again.returncode == 0, stderr[-2000:]
+    assert "0: interrupted before, resuming" in stderr
+    first = [read_metrics(sweep / str(j)) for j in (0, 1)]
+    assert [r["status"] for r in first] == ["completed", "completed"]
+    assert first[0]["epochs"] == 6  # continued to the planned length, not started over
+    csv_rows = (sweep / "0" / "csv" / "metrics.csv").read_text()
+    assert csv_rows  # the resumed run kept logging into its own directory
+
+    third = launch(tiny_h5, *args, multirun=True)
+    stderr = third.communicate(timeout=600)[1]
+    assert third.returncode == 0, stderr[-2000:]
+    assert stderr.count("completed before, skipped") == 2
+    assert [read_metrics(sweep / str(j)) for j in (0, 1)] == first  # untouched
+
+
+def test_a_run_directory_belongs_to_one_live_process(tiny_h5, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with hold(run_dir):
+        with pytest.raises(RunDirBusy, match=f"pid {os.getpid()}"):
+            with hold(run_dir):
+                pass
+        (run_dir / "metrics.json").write_text(json.dumps({"status": "running"}))
+        other = launch(tiny_h5, f"hydra.run.dir={run_dir}")
+        stderr = other.communicate(timeout=300)[1]
+        assert other.returncode == 1
+        assert "is in use by a running process" in stderr.splitlines()[-1]
+        assert read_metrics(run_dir) == {"status": "running"}  # the live run's record stays
+    with hold(run_dir):  # released when its holder is done
+        pass
+
+
+def test_previous_attempt_reads_the_record(tmp_path):
+    def record(status, overrides=("a=1",), last=False):
+        (tmp_path / "checkpoints").mkdir(exist_ok=True)
+        (tmp_path / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
+        if last:
+            (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+        (tmp_path / "metrics.json").write_text(
+            json.dumps({"status": status, "overrides": list(overrides)})
+        )
+        return previous_attempt(tmp_path, ["a=1"])
+
+    assert previous_attempt(tmp_path / "none", ["a=1"]) == "none"
+    assert record("completed") == "completed"
+    assert record("completed", overrides=("a=2",)) == "none"  # another job's directory
+    assert record("interrupted", last=True) == "resumable"
+    assert record("interrupted") == "none"  # nothing to resume from
+    assert record("failed", last=True) == "none"
