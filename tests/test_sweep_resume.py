@@ -69,7 +69,7 @@ def test_ctrl_c_and_sigterm_record_interrupted_with_a_resumable_checkpoint(
 
 def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h5, tmp_path):
     sweep = tmp_path / "sweep"
-    args = ["seed=0,1", "trainer.max_epochs=6", f"hydra.sweep.dir={sweep}"]
+    args = ["seed=0,1", "trainer.max_epochs=12", f"hydra.sweep.dir={sweep}"]
     process = launch(tiny_h5, *args, multirun=True)
     stderr = signal_after_first_epoch(process, sweep / "0", signal.SIGTERM)
     assert read_metrics(sweep / "0")["status"] == "interrupted", stderr[-2000:]
@@ -81,7 +81,7 @@ def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h
     assert "0: interrupted before, resuming" in stderr
     first = [read_metrics(sweep / str(j)) for j in (0, 1)]
     assert [r["status"] for r in first] == ["completed", "completed"]
-    assert first[0]["epochs"] == 6  # continued to the planned length, not started over
+    assert first[0]["epochs"] == 12  # continued to the planned length, not started over
     csv_rows = (sweep / "0" / "csv" / "metrics.csv").read_text()
     assert csv_rows  # the resumed run kept logging into its own directory
 
