@@ -25,6 +25,17 @@ from fer.runtime import cpu_name
 MEMBERS = Path("models")
 
 
+def training_facts(metrics: dict) -> dict:
+    """What a card says of how a run trained, from its metrics.json."""
+    return {
+        "params": metrics["params"],
+        "epochs": metrics["epochs"],
+        "training_wall_time_s": metrics["wall_time_s"],
+        "train_images_per_s": metrics["train_images_per_s"],
+        "precision": metrics["precision"],
+    }
+
+
 def run_command(run_dir: Path) -> str:
     """The train.py command that made the run (its overrides, less Hydra's and logging's)."""
     overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
@@ -52,11 +63,7 @@ def main() -> int:
     card = {
         "name": args.name,
         "command": command,
-        "params": metrics["params"],
-        "epochs": metrics["epochs"],
-        "training_wall_time_s": metrics["wall_time_s"],
-        "train_images_per_s": metrics["train_images_per_s"],
-        "precision": metrics["precision"],
+        **training_facts(metrics),
         "hardware": f"{cpu_name()} ({os.cpu_count()} cores)",
         "val_accuracy": metrics["val"]["acc"],  # PublicTest, the selection split
         "test_accuracy": metrics["test"]["acc"],  # PrivateTest

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-import yaml
+from export_member import run_command, training_facts  # scripts/, beside this file
 
 from fer.analysis.evaluate import evaluate
 from fer.analysis.runs import resolve_run
@@ -88,13 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     out = DEFAULT_MODEL.parent
     metrics = json.loads((args.run_dir / "metrics.json").read_text())
-    overrides = yaml.safe_load((args.run_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    command = " ".join(
-        [
-            "python train.py",
-            *(o for o in overrides if not o.startswith(("hydra.", "trainer.enable_"))),
-        ]
-    )
+    command = run_command(args.run_dir)
     export_model(args.run_dir, DEFAULT_MODEL)
     size = DEFAULT_MODEL.stat().st_size
     if size > MAX_BYTES:
@@ -124,11 +118,7 @@ def main() -> None:
         out / "card.json",
         {
             "command": command,
-            "params": metrics["params"],
-            "epochs": metrics["epochs"],
-            "training_wall_time_s": metrics["wall_time_s"],
-            "train_images_per_s": metrics["train_images_per_s"],
-            "precision": metrics["precision"],
+            **training_facts(metrics),
             **{
                 name: {
                     k: e[k]
