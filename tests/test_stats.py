@@ -105,3 +105,11 @@ def test_fer_compare_prints_and_plots_the_statistics(study, capsys):
     markdown = (study / "comparison.md").read_text()
     assert "## Statistics" in markdown and "within noise" in markdown
     assert (study / "accuracy_by_axis.png").stat().st_size > 1000
+
+
+def test_fer_report_states_which_differences_are_noise(study, tmp_path):
+    from fer.analysis.report import main as report_main
+
+    assert report_main([str(study), "--out", str(tmp_path / "report.md")]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "model.norm: batch beats none by" in report and "within noise" in report

@@ -23,6 +23,8 @@ from fer.analysis.compare import (
     find_runs,
     markdown_table,
     seed_table,
+    statistics,
+    statistics_lines,
     swept_axes,
     table_rows,
     write_outputs,
@@ -102,6 +104,14 @@ def build_report(sweep: Path, report_path: Path) -> str:
     ]
     if "seed" in swept_axes(runs):
         lines += ["Mean ± std over seeds:", "", markdown_table(*seed_table(runs)), ""]
+    lines += [
+        "Which differences are beyond noise (test accuracy in %, 95% bootstrap intervals over "
+        "the test images; paired tests against the best configuration by validation accuracy, "
+        "Holm-corrected):",
+        "",
+        *statistics_lines(*statistics(runs), markdown_table),
+        "",
+    ]
     lines += [_img(p, report_dir, p.stem) for p in plots] + ["", YOURS, ""]
     if best is not None:
         test, val = best.metrics["test"], best.metrics["val"]
