@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -34,9 +35,22 @@ def _umask() -> int:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write `data` as indented JSON, atomically."""
+    """Write `data` as indented, strict JSON (NaN and infinities become null), atomically."""
+    text = json.dumps(_finite(data), indent=2, default=_jsonable, allow_nan=False)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+        tmp.write_text(text + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float (and numpy float) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -105,7 +105,7 @@ def run(
             exit_code = 0
             return {
                 "status": "completed",
-                "val_acc_best": float(checkpoint.best_model_score or "nan"),
+                "val_acc_best": best_score(checkpoint),
             }
         if trainer.world_size == 1:  # DDP ranks each see a share of the images
             for split, dataset in (("val", data.val_set), ("test", data.test_set)):
@@ -126,7 +126,7 @@ def run(
         status="completed",
         val={k.removeprefix("val/"): float(v) for k, v in val.items()},
         test={k.removeprefix("test/"): float(v) for k, v in test.items()},
-        val_acc_best=float(checkpoint.best_model_score or float("nan")),
+        val_acc_best=best_score(checkpoint),
         params=params,
         epochs=trainer.current_epoch,
         wall_time_s=round(time.perf_counter() - started, 2),
@@ -142,6 +142,12 @@ def run(
         best,
     )
     return record
+
+
+def best_score(checkpoint: L.pytorch.callbacks.ModelCheckpoint) -> float:
+    """The selected checkpoint's val accuracy; NaN only when there is none (0.0 is a score)."""
+    score = checkpoint.best_model_score
+    return float("nan") if score is None else float(score)
 
 
 def make_trainer(

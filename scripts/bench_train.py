@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from fer.data.hdf5 import read_split
+from fer.data.hdf5 import DatasetError, read_split
 from fer.models import build_model
 from fer.optim import build_optimizer
 from fer.preprocess import normalize
@@ -73,7 +73,10 @@ def main() -> None:
                 "trainer.num_sanity_val_steps=0",
             ],
         )
-        images, labels = read_split(cfg.data.path, "Training")
+        try:
+            images, labels = read_split(cfg.data.path, "Training")
+        except DatasetError as e:
+            raise SystemExit(f"bench_train: error: {e}") from None
         n = (args.warmup + args.steps) * cfg.data.batch_size + cfg.data.batch_size
         plain = plain_loop(
             cfg, torch.from_numpy(images[:n]), torch.from_numpy(labels[:n]), args.steps, args.warmup

@@ -66,3 +66,22 @@ def test_checkpoint_without_framing_loads_with_fer2013s(tiny_run, tmp_path):
     assert predictor.framing == FER2013
     face = np.zeros((48, 48), np.uint8)
     assert predictor.predict_faces([face]).shape == (1, 7)
+
+
+class Payload:
+    """An object that pickle would rebuild by running code."""
+
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+def test_checkpoints_with_pickled_code_or_without_fer_metadata_are_refused(tmp_path, capsys):
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save({"fer": {}, "state_dict": {}, "extra": Payload()}, unsafe)
+    with pytest.raises(CheckpointError, match="not a readable weights-only checkpoint"):
+        load_checkpoint(unsafe)
+    assert "pickled code ran" not in capsys.readouterr().out
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
+    with pytest.raises(CheckpointError, match="not a fer checkpoint"):
+        load_checkpoint(foreign)

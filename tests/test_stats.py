@@ -8,7 +8,7 @@ from scipy import stats as scipy_stats
 from test_compare import fabricate
 
 from fer.analysis.compare import configurations, find_runs, main, statistics
-from fer.analysis.stats import holm, paired_p_value
+from fer.analysis.stats import Configuration, compare, holm, paired_p_value
 from fer.predictions import write_predictions
 
 N = 600  # test images
@@ -113,3 +113,28 @@ def test_fer_report_states_which_differences_are_noise(study, tmp_path):
     assert report_main([str(study), "--out", str(tmp_path / "report.md")]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "model.norm: batch beats none by" in report and "within noise" in report
+
+
+def single(correct: np.ndarray, val: float) -> Configuration:
+    """A one-run configuration with this per-image correctness."""
+    return Configuration({"x": str(val)}, correct[None], val)
+
+
+def test_identical_predictions_differ_by_nothing():
+    correct = np.random.default_rng(2).random(3589) < 0.65
+    best, same = compare([single(correct, 0.7), single(correct.copy(), 0.6)])
+    assert same.diff == 0 and same.diff_ci[0] <= 0 <= same.diff_ci[1]
+    assert same.p == 1.0 and same.significant is False
+
+
+def test_200_more_faces_right_is_significant_and_seeded():
+    rng = np.random.default_rng(3)
+    worse = rng.random(3589) < 0.62
+    better = worse.copy()
+    better[np.flatnonzero(~worse)[:200]] = True  # right on 200 more faces
+    results = compare([single(better, 0.7), single(worse, 0.6)])
+    other = results[1]
+    assert other.diff == pytest.approx(200 / 3589)
+    assert other.diff_ci[0] > 0 and other.significant
+    again = compare([single(better, 0.7), single(worse, 0.6)])[1]
+    assert (again.diff_ci, again.ci, again.p) == (other.diff_ci, other.ci, other.p)

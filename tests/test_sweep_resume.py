@@ -68,28 +68,33 @@ def test_ctrl_c_and_sigterm_record_interrupted_with_a_resumable_checkpoint(
 
 
 def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h5, tmp_path):
+    """A sweep killed in its second job: re-run, the first job is untouched and the second
+    resumes from its last.ckpt to the planned length; a third run skips both."""
     sweep = tmp_path / "sweep"
     args = ["seed=0,1", "trainer.max_epochs=12", f"hydra.sweep.dir={sweep}"]
     process = launch(tiny_h5, *args, multirun=True)
-    stderr = signal_after_first_epoch(process, sweep / "0", signal.SIGTERM)
-    assert read_metrics(sweep / "0")["status"] == "interrupted", stderr[-2000:]
-    assert not (sweep / "1").exists()  # the sweep stopped with its job
+    stderr = signal_after_first_epoch(process, sweep / "1", signal.SIGTERM)
+    assert read_metrics(sweep / "0")["status"] == "completed", stderr[-2000:]
+    assert read_metrics(sweep / "1")["status"] == "interrupted", stderr[-2000:]
+    first_job = (sweep / "0" / "metrics.json").read_bytes()
+    first_mtime = (sweep / "0" / "checkpoints" / "best.ckpt").stat().st_mtime_ns
 
     again = launch(tiny_h5, *args, multirun=True)
     stderr = again.communicate(timeout=600)[1]
     assert again.returncode == 0, stderr[-2000:]
-    assert "0: interrupted before, resuming" in stderr
-    first = [read_metrics(sweep / str(j)) for j in (0, 1)]
-    assert [r["status"] for r in first] == ["completed", "completed"]
-    assert first[0]["epochs"] == 12  # continued to the planned length, not started over
-    csv_rows = (sweep / "0" / "csv" / "metrics.csv").read_text()
-    assert csv_rows  # the resumed run kept logging into its own directory
+    assert "0: completed before, skipped" in stderr
+    assert "1: interrupted before, resuming" in stderr
+    assert (sweep / "0" / "metrics.json").read_bytes() == first_job
+    assert (sweep / "0" / "checkpoints" / "best.ckpt").stat().st_mtime_ns == first_mtime
+    second = read_metrics(sweep / "1")
+    assert second["status"] == "completed" and second["epochs"] == 12  # not started over
+    assert (sweep / "1" / "predictions" / "test.npz").is_file()
 
     third = launch(tiny_h5, *args, multirun=True)
     stderr = third.communicate(timeout=600)[1]
     assert third.returncode == 0, stderr[-2000:]
     assert stderr.count("completed before, skipped") == 2
-    assert [read_metrics(sweep / str(j)) for j in (0, 1)] == first  # untouched
+    assert read_metrics(sweep / "1") == second
 
 
 def test_a_run_directory_belongs_to_one_live_process(tiny_h5, tmp_path):

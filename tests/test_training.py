@@ -233,3 +233,18 @@ def test_run_keeps_the_selected_checkpoints_per_image_predictions(tiny_run, tiny
         accuracy = (predictions["probs"].argmax(1) == predictions["labels"]).mean()
         assert accuracy == pytest.approx(metrics[split]["acc"], abs=1e-6)
     assert read_predictions(tiny_run / "nowhere", "val") is None
+
+
+def test_bench_train_without_a_dataset_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "scripts/bench_train.py", f"data.path={tmp_path / 'none.h5'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"bench_train: error: {tmp_path / 'none.h5'}: no such dataset file; convert FER2013 "
+        f"first: fer-prepare SOURCE -o {tmp_path / 'none.h5'}"
+    ]

@@ -23,6 +23,7 @@ from fer.data.hdf5 import read_split
 from fer.labels import CLASSES
 
 SAMPLERS = ("shuffle", "balanced")
+EVAL_ORDER_SEED = 0  # val and test are read in one fixed shuffled order, whatever the run's seed
 START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
@@ -136,7 +137,10 @@ class FERDataModule(L.LightningDataModule):
             )
 
     def _eval_set(self, images: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> FaceDataset:
+        """The split in one fixed shuffled order (the file stores it sorted by class, so a few
+        batches, e.g. trainer.limit_val_batches=2, would otherwise be one emotion only)."""
         keep = subset_indices(labels, self.eval_limit, self.seed)
+        keep = keep[np.random.default_rng(EVAL_ORDER_SEED).permutation(len(keep))]
         return FaceDataset(images[keep], labels[keep], index=rows[keep])
 
     def class_counts(self) -> np.ndarray:
