@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from fer.data.augment import build_augment
 from fer.models import build_model
 from fer.models.cnn import ConvNet, downsampling_blocks
 from fer.models.layers import ACTIVATIONS, NORMS, POOLINGS
+
+from conftest import compose_config
 
 
 def params(model: torch.nn.Module) -> int:
@@ -82,3 +87,24 @@ def test_invalid_values_are_refused_with_the_choices(override, message):
     with pytest.raises(ValueError, match=None) as error:
         build_model({"name": "cnn", **override})
     assert message in str(error.value)
+
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@pytest.mark.parametrize("recipe", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_every_experiment_recipe_composes(recipe, tmp_path):
+    cfg = compose_config("train", "x.h5", tmp_path, f"experiment={recipe}")
+    assert cfg.trainer.max_epochs >= 1 and cfg.optimizer.lr > 0
+    assert build_augment(OmegaConf.to_container(cfg.augment)) is not None
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (CONF / "model").glob("*.yaml") if p.stem != "hf")
+)
+def test_every_model_config_builds_and_classifies_a_face(name, tmp_path):
+    """Every model= choice (hf needs a hub id or local files: test_transfer covers it)."""
+    cfg = compose_config("train", "x.h5", tmp_path, f"model={name}", "++model.pretrained=false")
+    model = build_model(OmegaConf.to_container(cfg.model)).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 48, 48)).shape == (2, 7)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -30,10 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ZIP.is_file(), reason=f"{
 @pytest.fixture(scope="module")
 def real_h5(tmp_path_factory):
     out = tmp_path_factory.mktemp("real") / "fer2013.h5"
-    start = time.perf_counter()
     convert(ZIP, out, progress=False)
-    seconds = time.perf_counter() - start
-    assert seconds < 60, f"conversion took {seconds:.1f} s"
     return out
 
 
