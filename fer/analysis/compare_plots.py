@@ -162,6 +162,7 @@ def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
             title=f"{axis}: difference, 95% paired bootstrap\n(red: beyond noise)",
         )
         ax.title.set_fontsize(9)
+    fig.tight_layout()
     return save(fig, path)
 
 
