@@ -26,11 +26,11 @@ from fer.inference.faces import FaceDetector
 BATCH = 16
 
 
-def measure(faces: np.ndarray, seed: int) -> tuple[list[dict], int]:
-    """Detections matched to each placed face: box, landmarks, placement; and the miss count."""
+def measure(faces: np.ndarray, seed: int) -> list[dict]:
+    """The detection matched to each placed face that was found, with its placement."""
     rng = np.random.default_rng(seed)
     detector = FaceDetector("cpu")
-    rows, missed = [], 0
+    rows = []
     for start in tqdm(range(0, len(faces), BATCH), desc="detect", unit="batch"):
         photos, placements = [], []
         for face in faces[start : start + BATCH]:
@@ -48,11 +48,9 @@ def measure(faces: np.ndarray, seed: int) -> tuple[list[dict], int]:
                 if abs((f.box[0] + f.box[2]) / 2 - placement.cx) < placement.side / 2
                 and abs((f.box[1] + f.box[3]) / 2 - placement.cy) < placement.side / 2
             ]
-            if not hits:
-                missed += 1
-                continue
-            rows.append({"face": hits[0], "placement": placement})
-    return rows, missed
+            if hits:
+                rows.append({"face": hits[0], "placement": placement})
+    return rows
 
 
 def frame_error(framing: Framing, rows: list[dict]) -> np.ndarray:
@@ -76,7 +74,7 @@ def main() -> None:
 
     images, _ = read_split(args.data, "Training")
     pick = np.random.default_rng(args.seed).choice(len(images), args.n, replace=False)
-    rows, missed = measure(images[pick], args.seed)
+    rows = measure(images[pick], args.seed)
     print(f"found {len(rows)} of {args.n} faces ({100 * len(rows) / args.n:.1f}%)")
     fit_rows, held_out = rows[: len(rows) // 2], rows[len(rows) // 2 :]
 

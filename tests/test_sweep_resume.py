@@ -131,3 +131,17 @@ def test_previous_attempt_reads_the_record(tmp_path):
     assert record("interrupted", last=True) == "resumable"
     assert record("interrupted") == "none"  # nothing to resume from
     assert record("failed", last=True) == "none"
+
+
+def test_train_py_resume_continues_an_interrupted_run(tiny_h5, tmp_path):
+    """`train.py resume=RUN_DIR` on a run stopped by Ctrl-C finishes it in its own directory."""
+    run_dir = tmp_path / "run"
+    process = launch(tiny_h5, "trainer.max_epochs=12", f"hydra.run.dir={run_dir}")
+    signal_after_first_epoch(process, run_dir, signal.SIGINT)
+    assert read_metrics(run_dir)["status"] == "interrupted"
+    resumed = launch(tiny_h5, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'elsewhere'}")
+    stderr = resumed.communicate(timeout=600)[1]
+    assert resumed.returncode == 0, stderr[-2000:]
+    record = read_metrics(run_dir)
+    assert record["status"] == "completed" and record["epochs"] == 12
+    assert (run_dir / "predictions" / "test.npz").is_file()

@@ -12,6 +12,7 @@ import csv
 import glob
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,7 @@ def statistics_lines(
     comparisons: list[Comparison],
     effects: list[AxisEffect],
     missing: int,
-    table: Any,
+    table: Callable[[list[str], list[list[str]]], str],
 ) -> list[str]:
     """The statistics section: the configuration table (drawn by `table`), one sentence per
     axis value, and what was left out."""
