@@ -47,6 +47,19 @@ def build_loggers(
     return loggers
 
 
+def link_into_sweep(experiment: Any, sweep_dir: Path) -> Path:
+    """Link a sweep job's W&B run directory into SWEEP/wandb/, so one directory holds the whole
+    sweep: `wandb leet SWEEP/wandb` browses it, `wandb sync SWEEP/wandb/offline-run-*` uploads it.
+    The link is relative: the sweep folder can move."""
+    run_files = Path(experiment.dir)  # RUN_DIR/wandb/<offline-run-...>/files
+    target = run_files.parent
+    link = Path(sweep_dir) / "wandb" / target.name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(os.path.relpath(target.resolve(), link.parent.resolve()))
+    return link
+
+
 def wandb_experiment(loggers: list[Logger]) -> Any | None:
     """The W&B run among the loggers, if any."""
     for logger in loggers:

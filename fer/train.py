@@ -27,7 +27,7 @@ from fer.callbacks import RunStats
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
 from fer.io import write_json
-from fer.loggers import build_loggers, wandb_experiment
+from fer.loggers import build_loggers, link_into_sweep, wandb_experiment
 from fer.naming import run_name
 from fer.predictions import write_predictions
 from fer.runtime import resolve_precision
@@ -88,6 +88,8 @@ def run(
     trainer, loggers, precision = make_trainer(cfg, run_dir, name, group, hparams, callbacks)
     log.info("run %s: %s parameters, precision %s", name or run_dir.name, f"{params:,}", precision)
     experiment = wandb_experiment(loggers)
+    if experiment is not None and group:
+        link_into_sweep(experiment, Path(group))
     exit_code = 1
     try:
         trainer.fit(system, datamodule=data, ckpt_path=resume_from)

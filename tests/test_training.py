@@ -192,6 +192,12 @@ def test_multirun_2x2_gives_four_recorded_runs_with_wandb_media(tiny_h5, tmp_pat
         assert any("table/test/predictions" in m for m in media)
     depths = {read_metrics(tmp_path / str(j))["overrides"][0] for j in range(4)}
     assert depths == {"model.depth=1", "model.depth=2"}
+    # One place holds the whole sweep's W&B runs (wandb leet / wandb sync SWEEP/wandb).
+    links = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(links) == 4 and all(link.is_symlink() for link in links)
+    jobs = {link.resolve().parent.parent.name for link in links}
+    assert jobs == {"0", "1", "2", "3"}
+    assert all(list(link.glob("*.wandb")) for link in links)
 
 
 def test_failing_job_is_recorded_and_the_sweep_goes_on(tiny_h5, tmp_path):
