@@ -8,8 +8,10 @@ a multirun the sweep goes on with the next job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -201,9 +203,11 @@ def main(
         except CheckpointError:
             pass
     program = Path(sys.argv[0]).name
+    # DDP's other ranks re-run this script into the same directory: rank 0 holds it for them.
+    rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
     try:
-        with rundir.hold(run_dir):
-            if multirun and "resume" in cfg and not cfg.get("resume"):
+        with rundir.hold(run_dir) if rank_zero else contextlib.nullcontext():
+            if multirun and rank_zero and "resume" in cfg and not cfg.get("resume"):
                 attempt = rundir.previous_attempt(run_dir, overrides)
                 if attempt == "completed":
                     record = json.loads((run_dir / "metrics.json").read_text())
