@@ -68,4 +68,7 @@ def test_shipped_model_card_matches_a_fresh_evaluation(real_h5, tmp_path):
         )
         assert report["accuracy"] == pytest.approx(card[name]["accuracy"], abs=1e-3)
         moved = np.abs(np.array(report["confusion_matrix"]) - card[name]["confusion_matrix"]).sum()
-        assert moved <= 8  # bf16 kernels of another CPU may move a few borderline faces
+        # The card was measured with bf16 kernels; another CPU's bf16 kernels, or fp32 on a CPU
+        # without native bf16 (11 faces of 3,589 measured on an AVX2-only EPYC), move a few
+        # borderline faces: up to 0.5% of them (each moved face counts twice).
+        assert moved <= 2 * 18
