@@ -242,11 +242,13 @@ def _run_and_record(
 ) -> float:
     stopped: list[int] = []  # signals received during the run
 
-    def on_sigterm(signum: int, frame: Any) -> None:
+    def on_stop(signum: int, frame: Any) -> None:
         stopped.append(signum)
         raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # Both are recorded: the loader workers get the signal too, and their death may surface
+    # first, as a RuntimeError, before the KeyboardInterrupt does.
+    previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return run_fn(cfg, overrides, group)[objective]
     except (Exception, KeyboardInterrupt, SystemExit) as error:
@@ -273,7 +275,8 @@ def _run_and_record(
             raise SystemExit(130 if interrupted else 1) from None
         return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:
