@@ -1,4 +1,4 @@
-# make install | make test | make quickstart [DATA=path/to/fer2013.zip]
+# make install | make test | make quickstart [DATA=path/to/fer2013.zip] | make study STUDY=grid SEEDS=0
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,7 @@ DATA   ?= ../shared/data/fer2013.zip
 H5     ?= data/fer2013.h5
 SWEEP  := multirun/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install test lint format quickstart clean browser
+.PHONY: install test lint format quickstart study clean browser
 
 install: $(STAMP)
 
@@ -49,6 +49,16 @@ quickstart: install $(H5)
 	$(BIN)/python train.py -m experiment=quick model.depth=2,4 model.norm=batch,none \
 		data.path=$(H5) hydra.sweep.dir=$(SWEEP)
 	$(BIN)/fer-compare $(SWEEP)
+
+# One part of the reference study (conf/study/, docs/study/REPORT.md), a seed at a time: on the
+# full data, 8 epochs a run. Re-running skips the runs docs/study/$(STUDY) already holds.
+STUDY ?= grid
+SEEDS ?= $(if $(filter grid,$(STUDY)),0 1 2,0 1)
+study: install $(H5)
+	for seed in $(SEEDS); do \
+		$(BIN)/python train.py -m study=$(STUDY) seed=$$seed data.path=$(H5) || exit 1; \
+	done
+	$(BIN)/fer-compare docs/study/$(STUDY)
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 # Overrides that say where or how a run was executed rather than what it trains.
-EXECUTION_KEYS = ("data.path", "hydra.", "logger", "paths.", "trainer.enable_", "resume")
+EXECUTION_KEYS = (
+    "data.path",
+    "hydra.",
+    "logger",
+    "paths.",
+    "trainer.enable_",
+    "resume",
+    "study",  # which part of the reference study a run belongs to, not what it trains
+)
 
 
 def is_axis(key: str) -> bool:

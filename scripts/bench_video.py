@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer.inference.frames import sample_frames
+from fer.inference.pipeline import BATCH
 from fer.inference.predictor import Predictor
-from fer.inference.video import BATCH, sample_frames
 
 
 def make_clip(source: Path, out: Path, seconds: float = 20.0) -> Path:

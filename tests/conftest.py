@@ -172,3 +172,21 @@ def make_clip(
         writer.write(frame)
     writer.release()
     return path
+
+
+def make_camera_video(path: Path, rate: int = 15) -> Path:
+    """A .y4m for Chromium's fake camera (640x480): the astronaut for 2 s, an empty wall for
+    1 s, the astronaut again for 2 s; Chromium loops it."""
+    import cv2
+    from skimage import data
+
+    face = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (300, 300))
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W640 H480 F{rate}:1 Ip A1:1 C420jpeg\n".encode())
+        for k in range(5 * rate):
+            frame = np.full((480, 640, 3), 90, np.uint8)
+            if not rate * 2 <= k < rate * 3:
+                x = 120 + 4 * (k % rate)
+                frame[90:390, x : x + 300] = face
+            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path

@@ -7,6 +7,7 @@ test-output/ for people to look at.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -23,7 +24,7 @@ from fer.app.analysis import analyze_clip, analyze_photo
 from fer.inference.predictor import Predictor
 from fer.labels import CLASSES
 
-from conftest import REPO, make_clip
+from conftest import REPO, make_camera_video, make_clip
 
 SCREENSHOTS = REPO / "test-output"
 UPLOAD_LIMIT_MB = 2
@@ -78,7 +79,8 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def playwright():
+    """One Playwright per module: the sync API allows only one at a time."""
     if not Path(CHROMIUM).is_file():
         message = f"no Chromium at {CHROMIUM}: install Debian's chromium (make test does)"
         if os.environ.get("CI") == "true":  # CI must run the browser tests, not skip them
@@ -87,14 +89,19 @@ def page(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.requests = []  # every URL the page asks for
-        page.on("request", lambda r: page.requests.append(r.url))
-        page.goto(server)
-        page.get_by_text("fer: facial emotion recognition").wait_for(timeout=60_000)
-        yield page
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def page(server, playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.requests = []  # every URL the page asks for
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.goto(server)
+    page.get_by_text("fer: facial emotion recognition").wait_for(timeout=60_000)
+    yield page
+    browser.close()
 
 
 def photo(tmp_path: Path, name: str = "astronaut.png") -> Path:
@@ -172,6 +179,65 @@ def test_clip_gives_timeline_summary_and_video(page, tmp_path):
     assert "a face in 100% of them" in status.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "app_video.png"), full_page=True)
     print(f"upload to result, 4-second clip at 1 fps: {seconds:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def camera_page(server, playwright, tmp_path_factory):
+    """A second browser whose camera is a fake one playing a made-up clip (a face, a wall, a
+    face again), as a person in front of a webcam would look."""
+    camera = make_camera_video(tmp_path_factory.mktemp("camera") / "camera.y4m")
+    fake = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + fake)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(server)
+    page.get_by_text("fer: facial emotion recognition").wait_for(timeout=60_000)
+    yield page
+    browser.close()
+
+
+def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
+    page = camera_page
+    page.get_by_role("tab", name="Webcam").click()
+    page.locator("#live-start").click()
+    stats = page.locator("#live-stats")
+    page.wait_for_function(
+        "() => Number(document.querySelector('#live-stats').dataset.frames || 0) >= 10",
+        timeout=60_000,
+    )
+    seen, deadline = [], time.time() + 8
+    while time.time() < deadline:  # the clip loops every 5 s: face, wall, face
+        labels = stats.get_attribute("data-labels")
+        if not seen or seen[-1] != labels:
+            seen.append(labels)
+        time.sleep(0.05)
+    fps = float(stats.get_attribute("data-fps"))
+    latency = float(stats.get_attribute("data-latency"))
+    assert "no face" in seen  # the wall
+    faces = [s for s in seen if s != "no face"]
+    assert all(s.endswith("happy") for s in faces)  # the astronaut smiles
+    assert len({s.split()[0] for s in faces}) >= 2  # a new track after the wall: labels update
+    assert fps >= 5 and latency <= 300, (fps, latency)  # README: the figures on an idle machine
+    page.locator("#live").screenshot(path=str(SCREENSHOTS / "app_live.png"))
+    page.locator("#live-stop").click()
+    page.locator("[data-state=stopped]").wait_for(state="attached", timeout=10_000)
+    frames = stats.get_attribute("data-frames")
+    time.sleep(1.0)
+    assert stats.get_attribute("data-frames") == frames  # stopped means no more frames
+    page.locator("#live-save").click()
+    page.locator("#live-saved a.live-file").first.wait_for(timeout=60_000)
+    folder = Path(page.locator("#live-saved").get_attribute("data-folder"))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["frames_sampled"] >= int(frames) and summary["dominant_emotion"] == "happy"
+    assert (folder / "timeline.png").stat().st_size > 0
+    with (folder / "frames.csv").open() as f:
+        assert sum(1 for _ in f) > int(frames)  # a header and a row per frame at least
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / "live.json").write_text(json.dumps({"fps": fps, "latency_ms": latency}))
+    print(f"live view, 640x480, one face: {fps:.1f} frames/s, median latency {latency:.0f} ms")
 
 
 def test_model_tab_shows_the_card(page):

@@ -10,7 +10,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from fer.inference.video import Tracker, sample_frames
+from fer.inference.frames import sample_frames
+from fer.inference.tracking import Tracker
 from fer.inference.video_cli import main, resolve_model
 
 from conftest import make_clip

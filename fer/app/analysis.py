@@ -70,10 +70,10 @@ def annotate(rgb: np.ndarray, faces: list[FacePrediction]) -> np.ndarray:
     """The photo with each face's box, index, label and confidence bar (as fer-video draws)."""
     import cv2
 
-    from fer.inference.video import draw
+    from fer.inference.overlay import draw
 
     classes = faces[0].classes
-    drawn = draw(rgb, [(f, k, f.probs) for k, f in enumerate(faces)], classes)
+    drawn = draw(rgb, [(f.box, k, f.probs) for k, f in enumerate(faces)], classes)
     return cv2.cvtColor(drawn, cv2.COLOR_BGR2RGB)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -40,28 +42,35 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as e:
         print(f"fer-app: error: {e}", file=sys.stderr)
         return 1
-    from fer.app.ui import THEME, build_app
-
-    app = build_app(predictor, args.model, args.work_dir)
-    print(f"fer-app: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    try:
-        app.queue(default_concurrency_limit=1).launch(
-            server_name=args.host,
-            server_port=args.port,
-            share=False,
-            inbrowser=False,
-            max_file_size=int(args.max_upload_mb * 1024 * 1024),  # bytes
-            ssr_mode=False,
-            show_error=True,
-            quiet=True,
-            theme=THEME,
-            footer_links=["settings"],
-        )
-    except OSError as e:  # the port is taken
+    try:  # the port must be free: say so in one line rather than in uvicorn's log
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as e:
         print(f"fer-app: error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        pass
+    import gradio as gr
+    import uvicorn
+    from fastapi import FastAPI
+
+    from fer.app.live import live_router
+    from fer.app.ui import THEME, build_app
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="fer-app-"))
+    server = FastAPI()
+    server.include_router(live_router(predictor, work))  # the live view's frames
+    page = build_app(predictor, args.model, work).queue(default_concurrency_limit=1)
+    server = gr.mount_gradio_app(
+        server,
+        page,
+        path="/",
+        max_file_size=int(args.max_upload_mb * 1024 * 1024),  # bytes
+        ssr_mode=False,
+        show_error=True,
+        theme=THEME,
+        footer_links=["settings"],
+    )
+    print(f"fer-app: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The Gradio page: Image, Video, Webcam and Model tabs over `fer.app.analysis`.
+"""The Gradio page: Image, Video, Webcam (snapshot, recording, live view) and Model tabs over
+`fer.app.analysis` and `fer.app.live`.
 
 Gradio because it serves a complete page from one Python process with upload, webcam capture,
 progress and file download built in, and its front end ships inside the wheel: with analytics
@@ -24,6 +25,27 @@ THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"],
     font_mono=["ui-monospace", "monospace"],
 )
+LIVE_JS = Path(__file__).with_name("live.js")
+LIVE_HTML = """
+<div class="fer-live">
+  <div class="live-controls">
+    <button id="live-start" class="lg primary">Start live view</button>
+    <button id="live-stop" class="lg secondary" disabled>Stop</button>
+    <label>smoothing <input id="live-smoothing" type="number" value="1" min="0" max="10"
+      step="0.5" style="width:4em"> s</label>
+    <label><input id="live-smoothed" type="checkbox" checked> show smoothed values</label>
+    <button id="live-save" class="lg secondary">Save this session</button>
+  </div>
+  <div class="live-stage" style="position:relative;display:inline-block;max-width:100%">
+    <video id="live-video" muted playsinline style="display:block;max-width:100%"></video>
+    <canvas id="live-overlay" style="position:absolute;left:0;top:0;pointer-events:none">
+    </canvas>
+  </div>
+  <canvas id="live-timeline" style="display:block;width:100%;height:80px"></canvas>
+  <div id="live-stats">Press Start: the browser asks for the camera.</div>
+  <div id="live-saved"></div>
+</div>
+"""
 INTRO = (
     "# fer: facial emotion recognition\n"
     "Upload a photo or a clip, or use the webcam. Faces are found with MTCNN, cropped and "
@@ -105,9 +127,13 @@ def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = N
             run.click(on_clip, [clip, fps], clip_outputs)
         with gr.Tab("Webcam"):
             gr.Markdown(
-                "The browser's camera: take a snapshot or record a few seconds (the server "
-                "needs no camera)."
+                "The browser's camera, live: each face's emotion over the picture as you move, "
+                "smoothed over about a second (the setting), with the last 30 seconds below; "
+                "*Save this session* writes frames.csv, summary.json and timeline.png as "
+                "fer-video does for a clip. Or take a snapshot, or record a few seconds to "
+                "analyse (the server needs no camera)."
             )
+            gr.HTML(LIVE_HTML, js_on_load=LIVE_JS.read_text(), elem_id="live")
             snap, snap_outputs = _photo_tab("snap", columns, sources=["webcam"], label="Snapshot")
             snap.change(on_photo, snap, snap_outputs)
             recording = gr.Video(sources=["webcam"], label="Recording")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fer.inference.tracking import iou
+
 
 @dataclass(frozen=True)
 class Face:
@@ -49,3 +51,67 @@ class FaceDetector:
             ]
             result.append(sorted(faces, key=lambda f: -f.prob))
         return result
+
+
+class TrackingDetector:
+    """Faster detection for live video: the whole frame every `full_every` frames (and whenever
+    a face was lost), and in between only a region around each face already found, shrunk so
+    the face is about 64 px. Both searches are MTCNN; a region costs about a third of a
+    640x480 frame. New faces appear within `full_every` frames."""
+
+    REGION = 2.0  # region side / face side
+    FACE_PX = 64  # face side in the shrunk region
+
+    def __init__(self, full: FaceDetector, full_every: int = 10) -> None:
+        self.full = full
+        self.region = FaceDetector(full.mtcnn.device, min_face_size=24, threshold=full.threshold)
+        self.full_every = full_every
+        self.frames = 0
+        self.faces: list[Face] = []
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """Faces per image, the images taken as consecutive frames of one video."""
+        return [self._detect(image) for image in images]
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        due = self.frames % self.full_every == 0 or not self.faces
+        self.frames += 1
+        found: list[Face] = []
+        for face in [] if due else self.faces:
+            again = self._around(image, face)
+            if again and all(iou(again.box, f.box) < 0.5 for f in found):  # regions overlap
+                found.append(again)
+        if due or len(found) < len(self.faces):  # a face was lost: look everywhere
+            found = self.full.detect([image])[0]
+            self.frames = 1
+        self.faces = found
+        return found
+
+    def _around(self, image: np.ndarray, face: Face) -> Face | None:
+        """The most confident face in the shrunk region around `face`, in image pixels."""
+        import cv2
+
+        x1, y1, x2, y2 = face.box
+        side = max(x2 - x1, y2 - y1) * self.REGION
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        left, top = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+        right = int(min(cx + side / 2, image.shape[1]))
+        bottom = int(min(cy + side / 2, image.shape[0]))
+        if right - left < 12 or bottom - top < 12:
+            return None
+        scale = self.FACE_PX * self.REGION / side  # region pixels per image pixel
+        size = (max(int((right - left) * scale), 12), max(int((bottom - top) * scale), 12))
+        region = cv2.resize(image[top:bottom, left:right], size, interpolation=cv2.INTER_AREA)
+        faces = self.region.detect([region])[0]
+        if not faces:
+            return None
+        best = faces[0]
+        sx, sy = (right - left) / size[0], (bottom - top) / size[1]
+
+        def back(x: float, y: float) -> tuple[float, float]:
+            return (left + x * sx, top + y * sy)
+
+        bx1, by1 = back(*best.box[:2])
+        bx2, by2 = back(*best.box[2:])
+        marks = tuple(back(x, y) for x, y in best.landmarks) if best.landmarks else None
+        return Face((bx1, by1, bx2, by2), best.prob, marks)

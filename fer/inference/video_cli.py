@@ -7,6 +7,7 @@ import csv
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -45,39 +46,46 @@ def read_labels(args: argparse.Namespace, videos: list[Path]) -> dict[str, str]:
     return labels
 
 
-def record_camera(camera: int, seconds: float, out: Path, show: bool) -> Path:
-    """Record `seconds` from a webcam into OUT/camera-<time>.mp4 (live boxes with --show)."""
+def record_camera(camera: int | str, seconds: float, out: Path, show: bool) -> Path:
+    """Record `seconds` from a webcam, a stream URL or a file played at its own rate into
+    OUT/camera-<time>.mp4 (the picture in a window with --show)."""
     import cv2
 
-    from fer.inference.video import VideoError
+    from fer.inference.frames import VideoError, open_camera, video_rate_and_length
 
-    cap = cv2.VideoCapture(camera)
-    if not cap.isOpened():
-        raise VideoError(f"no camera {camera} found (is a webcam connected and free?)")
-    rate = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    cap = open_camera(camera)
+    rate, _ = video_rate_and_length(cap)
+    paced = isinstance(camera, str) and Path(camera).is_file()  # a file plays like a camera
     ok, frame = cap.read()
     if not ok:
         cap.release()
         raise VideoError(f"camera {camera} gives no frames")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"camera-{time.strftime('%Y%m%d-%H%M%S')}.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, frame.shape[1::-1])
-    end = time.monotonic() + seconds
+    partial = path.with_name(f".{path.stem}.part.mp4")
+    writer = cv2.VideoWriter(
+        str(partial), cv2.VideoWriter_fourcc(*"mp4v"), rate, frame.shape[1::-1]
+    )
+    start = time.monotonic()
+    end, written = start + seconds, 0
     try:
         with tqdm(
             total=seconds,
-            desc=f"camera {camera}",
+            desc=f"camera {camera}"[:30],
             unit="s",
             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s",
         ) as bar:
             while ok and time.monotonic() < end:
                 writer.write(frame)
+                written += 1
                 if show:
                     cv2.imshow("fer-video (q to stop)", frame)
                     if cv2.waitKey(1) & 0xFF == ord("q"):
                         break
                 bar.n = min(seconds - (end - time.monotonic()), seconds)
                 bar.refresh()
+                if paced:
+                    time.sleep(max(start + written / rate - time.monotonic(), 0.0))
                 ok, frame = cap.read()
     except cv2.error as e:  # --show without a display or a GUI-less OpenCV
         raise VideoError(f"cannot show the camera window ({str(e).splitlines()[-1]})") from None
@@ -86,7 +94,38 @@ def record_camera(camera: int, seconds: float, out: Path, show: bool) -> Path:
         cap.release()
         if show:
             cv2.destroyAllWindows()
+    partial.replace(path)
     return path
+
+
+def run_live(args: argparse.Namespace, predictor: Any, framing: Any) -> int:
+    """--live: the camera in a window with each face's smoothed emotion; q quits, s saves."""
+    from fer.inference.frames import LiveSource
+    from fer.inference.live import LiveSession, gui_problem, run_window
+
+    problem = gui_problem()
+    if problem:
+        print(
+            f"fer-video: error: --live needs a window: {problem}; use the browser's live view "
+            "instead (fer-app, Webcam tab), or install a GUI OpenCV (pip install opencv-python)",
+            file=sys.stderr,
+        )
+        return 1
+    session = LiveSession(
+        predictor, smoothing_s=args.smoothing, min_face_size=args.min_face, framing=framing
+    )
+    name = "camera" if isinstance(args.camera, int) else Path(str(args.camera)).stem
+    with LiveSource(args.camera) as source:
+        processed = run_window(
+            session,
+            source,
+            args.out,
+            name,
+            on_save=lambda d: print(f"fer-video: saved the session to {d}", file=sys.stderr),
+        )
+    seconds = time.monotonic() - session.started
+    print(f"fer-video: {processed} frames processed in {seconds:.1f} s", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="fer-video",
         description="Emotions over time in videos: sample frames by timestamp, detect faces with "
         "MTCNN, track them, classify each, and write frames.csv, summary.json, timeline.png and "
-        "annotated.mp4 per video into OUT/<video-name>/.",
-        epilog="examples: fer-video clip.mp4 --out results;  fer-video --camera 0 --seconds 10",
+        "annotated.mp4 per video into OUT/<video-name>/. A camera (webcam, stream URL or a file "
+        "played as one) is recorded and analysed, or shown live in a window with --live.",
+        epilog="examples: fer-video clip.mp4 --out results;  fer-video --camera 0 --seconds 10;  "
+        "fer-video --camera 0 --live",
     )
     parser.add_argument(
         "videos", nargs="*", type=Path, help="video files (mp4, flv, avi, mov, webm ...)"
@@ -125,28 +166,64 @@ def main(argv: list[str] | None = None) -> int:
         "--label", choices=CLASSES, help="the true emotion of every video: report accuracy"
     )
     parser.add_argument("--labels", help="CSV with columns video,label: report accuracy per video")
-    parser.add_argument("--camera", type=int, help="record from this webcam index instead of files")
     parser.add_argument(
-        "--seconds", type=float, default=10.0, help="webcam recording length (default 10)"
+        "--camera",
+        help="a webcam index (0), a stream URL (rtsp://, http://) or a video file played at its "
+        "own rate as a camera would give it: recorded for --seconds and analysed, or with --live "
+        "shown live",
     )
     parser.add_argument(
-        "--show", action="store_true", help="show the webcam picture while recording"
+        "--seconds", type=float, default=10.0, help="camera recording length (default 10)"
+    )
+    parser.add_argument(
+        "--show", action="store_true", help="show the camera picture while recording"
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="with --camera: a window with each face's box, smoothed emotion, probability bars "
+        "and a timeline of the last 30 s; q quits, s saves frames.csv, summary.json and "
+        "timeline.png of the session into --out",
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=1.0,
+        help="seconds over which each face's probabilities are averaged (0: off; default 1)",
+    )
+    parser.add_argument(
+        "--min-face",
+        type=int,
+        default=40,
+        help="--live: smallest face searched for, in pixels (default 40; smaller is slower)",
     )
     args = parser.parse_args(argv)
     if args.margin is not None and args.margin <= -0.5:
         parser.error("--margin must be greater than -0.5 (the crop needs a size)")
     if args.camera is None and not args.videos:
         parser.error("give video files or --camera N")
+    if args.live and args.camera is None:
+        parser.error("--live needs --camera (a webcam index, stream URL or video file)")
+    if args.smoothing < 0:
+        parser.error("--smoothing must be 0 (off) or positive")
+    if args.min_face < 12:
+        parser.error("--min-face must be at least 12 pixels (MTCNN's smallest window)")
     if args.fps < 0:
         parser.error("--fps must be 0 (every frame) or positive")
 
     from fer.checkpoint import CheckpointError
     from fer.framing import Framing
+    from fer.inference.frames import camera_source
     from fer.inference.predictor import Predictor
     from fer.inference.video import VideoError, analyze_video
 
+    framing = None if args.margin is None else Framing.from_margin(args.margin)
     try:
+        if args.camera is not None:
+            args.camera = camera_source(args.camera)
         predictor = Predictor.load(resolve_model(args.model))
+        if args.live:
+            return run_live(args, predictor, framing)
         videos = list(args.videos)
         if args.camera is not None:
             videos.append(record_camera(args.camera, args.seconds, args.out, args.show))
@@ -164,8 +241,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.out / video.stem,
                 args.fps,
                 not args.no_video,
-                None if args.margin is None else Framing.from_margin(args.margin),
+                framing,
                 progress=lambda share, bar=bar: bar.update(round(share * 100) - bar.n),
+                smoothing_s=args.smoothing,
             )
             bar.update(100 - bar.n)
             results.append(summary)
