@@ -115,6 +115,15 @@ def run(
             for split, dataset in (("val", data.val_set), ("test", data.test_set)):
                 path = run_dir / "predictions" / f"{split}.npz"
                 write_predictions(path, dataset.index, predictions[split])
+        if experiment is not None:  # what people sort runs by in the W&B table
+            experiment.summary.update(
+                {
+                    "val/acc_best": best_score(checkpoint),
+                    "test/acc": float(test["test/acc"]),
+                    "params": params,
+                    "train/images_per_s": round(stats.images_per_s, 1),
+                }
+            )
         if cfg.figures and best:
             from fer.analysis.run_figures import log_run_figures, write_run_figures
 

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,6 +199,49 @@ def test_multirun_2x2_gives_four_recorded_runs_with_wandb_media(tiny_h5, tmp_pat
     jobs = {link.resolve().parent.parent.name for link in links}
     assert jobs == {"0", "1", "2", "3"}
     assert all(list(link.glob("*.wandb")) for link in links)
+    # The numbers people sort by are in every run's summary; fer-compare --wandb adds the CIs.
+    from fer.analysis.compare import main as compare_main
+
+    for job in range(4):
+        summary = wandb_summary(tmp_path / str(job) / "wandb")
+        assert summary["test/acc"] == pytest.approx(
+            read_metrics(tmp_path / str(job))["test"]["acc"]
+        )
+        assert summary["params"] == read_metrics(tmp_path / str(job))["params"]
+        assert {"val/acc_best", "train/images_per_s"} <= set(summary)
+        assert "compare/test_acc_ci_low" not in summary
+    assert compare_main([str(tmp_path), "--wandb"]) == 0
+    for job in range(4):
+        summary = wandb_summary(tmp_path / str(job) / "wandb")
+        low, high = summary["compare/test_acc_ci_low"], summary["compare/test_acc_ci_high"]
+        assert low <= summary["compare/test_acc"] <= high
+
+
+def wandb_summary(wandb_dir: Path) -> dict:
+    """The summary updates of every offline W&B run in `wandb_dir`, later ones winning. wandb
+    0.31 keeps an offline run's summary only in its .wandb file: LevelDB's log format (32 KiB
+    blocks of chunks with a 7-byte header: CRC, length, type full/first/middle/last) after a
+    7-byte W&B header, each record a protobuf `Record`."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    summary = {}
+    for path in sorted(wandb_dir.glob("*run-*/*.wandb")):
+        data, pos, block, buf = path.read_bytes(), 7, 32768, b""
+        while pos + 7 <= len(data):
+            if block - pos % block < 7:  # a block's tail too short for a header: padding
+                pos += block - pos % block
+                continue
+            length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+            buf = (b"" if kind in (1, 2) else buf) + data[pos + 7 : pos + 7 + length]
+            pos += 7 + length
+            if kind in (1, 4):  # a whole record, or the last chunk of one
+                record = pb.Record()
+                record.ParseFromString(buf)
+                if record.WhichOneof("record_type") == "summary":
+                    for item in record.summary.update:
+                        key = "/".join(item.nested_key) or item.key
+                        summary[key] = json.loads(item.value_json)
+    return summary
 
 
 def test_failing_job_is_recorded_and_the_sweep_goes_on(tiny_h5, tmp_path):

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from tqdm import tqdm
 
 from fer.analysis.stats import AxisEffect, Comparison, Configuration, axis_effects, compare
 from fer.io import atomic_path
@@ -132,13 +133,20 @@ def seed_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def configurations(runs: list[Run]) -> list[Configuration]:
-    """Completed runs grouped by their swept axes (seed aside), best validation first."""
+def configuration_runs(runs: list[Run]) -> dict[tuple[str, ...], list[Run]]:
+    """Completed runs grouped by the values of their swept axes, seed aside."""
     axes = [a for a in swept_axes(runs) if a != "seed"]
     groups: dict[tuple[str, ...], list[Run]] = {}
     for r in runs:
         if r.status == "completed":
             groups.setdefault(tuple(r.axes.get(a, "") for a in axes), []).append(r)
+    return groups
+
+
+def configurations(runs: list[Run]) -> list[Configuration]:
+    """Completed runs grouped by their swept axes (seed aside), best validation first."""
+    axes = [a for a in swept_axes(runs) if a != "seed"]
+    groups = configuration_runs(runs)
     configs = [
         Configuration(
             dict(zip(axes, key)),
@@ -221,6 +229,30 @@ def statistics_lines(
     return lines
 
 
+def wandb_summaries(runs: list[Run], comparisons: list[Comparison]) -> dict[Path, dict]:
+    """What fer-compare adds to each run's W&B summary: its configuration's test accuracy with
+    the 95% CI and, against the best configuration, the difference, its CI, p and significance."""
+    groups = configuration_runs(runs)
+    out: dict[Path, dict] = {}
+    for c in comparisons:
+        values = {
+            "compare/test_acc": c.accuracy,
+            "compare/test_acc_ci_low": c.ci[0],
+            "compare/test_acc_ci_high": c.ci[1],
+        }
+        if c.diff is not None:
+            values |= {
+                "compare/diff_vs_best": c.diff,
+                "compare/diff_ci_low": c.diff_ci[0],
+                "compare/diff_ci_high": c.diff_ci[1],
+                "compare/p_holm": c.p_holm,
+                "compare/significant": bool(c.significant),
+            }
+        for run in groups.get(tuple(c.config.axes.values()), []):
+            out[run.path] = values
+    return out
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
@@ -297,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
         help="directory for comparison.csv/.md and plots "
         "(default: the first path when it is a directory)",
     )
+    parser.add_argument(
+        "--wandb",
+        action="store_true",
+        help="also write each run's configuration CI, difference from the best and significance "
+        "into the run's own W&B summary (offline unless WANDB_MODE=online; then wandb sync)",
+    )
     args = parser.parse_args(argv)
     try:
         runs = find_runs(args.paths)
@@ -327,6 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     best = best_run(runs)
     if best is not None:
         print(f"best by val acc ({best.get('val', 'acc'):.4f}): {best.path}")
+    if args.wandb:
+        from fer.analysis.wandb_log import update_summary
+
+        summaries = wandb_summaries(runs, comparisons)
+        updated = sum(
+            update_summary(path, values)
+            for path, values in tqdm(summaries.items(), desc="W&B summaries", unit="run")
+        )
+        print(f"added the statistics to {updated} of {len(summaries)} runs' W&B summaries")
     return 0
 
 
