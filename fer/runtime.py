@@ -12,17 +12,28 @@ PRECISIONS = ("auto", "bf16-mixed", "16-mixed", "32-true", "32", "16", "bf16", "
 
 
 @cache
-def cpu_supports_bf16() -> bool:
-    """True on x86 CPUs with native bf16 (AVX512-BF16 or AMX), where bf16 autocast pays off."""
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags (from /proc/cpuinfo; empty where there is none)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
     except OSError:
-        return False
+        pass
+    return frozenset()
+
+
+def cpu_supports_bf16(flags: frozenset[str] | None = None) -> bool:
+    """True on x86 CPUs with native bf16 (AVX512-BF16 or AMX), where bf16 autocast pays off."""
+    flags = cpu_flags() if flags is None else flags
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_precision(precision: str | int, accelerator: str = "auto") -> str:
-    """'auto' -> bf16-mixed on GPUs and CPUs that support it, else 32-true; others pass through."""
+def resolve_precision(
+    precision: str | int, accelerator: str = "auto", flags: frozenset[str] | None = None
+) -> str:
+    """'auto' -> bf16-mixed on GPUs and CPUs that support it, else 32-true; others pass through.
+    `flags`: the CPU's feature flags (default: this CPU's)."""
     precision = str(precision)  # `trainer.precision=32` arrives as an int
     if precision not in PRECISIONS:
         raise ValueError(
@@ -33,7 +44,7 @@ def resolve_precision(precision: str | int, accelerator: str = "auto") -> str:
     on_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
     if on_gpu:
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_supports_bf16() else "32-true"
+    return "bf16-mixed" if cpu_supports_bf16(flags) else "32-true"
 
 
 def cpu_name() -> str:

@@ -166,7 +166,7 @@ def test_an_upload_over_the_limit_is_refused_in_the_page(page, tmp_path):
     page.get_by_text("exceed the maximum allowed size").wait_for(timeout=30_000)
 
 
-def test_clip_gives_timeline_summary_and_video(page, tmp_path):
+def test_clip_gives_timeline_summary_and_video(page, server, tmp_path):
     clip = make_clip(tmp_path / "astronaut.webm", seconds=4.0)
     page.get_by_role("tab", name="Video").click()
     started = time.perf_counter()
@@ -177,6 +177,23 @@ def test_clip_gives_timeline_summary_and_video(page, tmp_path):
     status.get_by_text("dominates").wait_for(timeout=180_000)
     seconds = time.perf_counter() - started
     assert "a face in 100% of them" in status.inner_text()
+    # What the page shows is what it wrote: the timeline image, the annotated video, the
+    # frames.csv it links to (4 sampled frames with one face each) and the summary.
+    origin = server.rstrip("/")
+    timeline = page.locator("#clip-timeline img")
+    assert timeline.evaluate("img => img.complete && img.naturalWidth > 0")
+    video = page.locator("#clip-annotated video")
+    video.wait_for(timeout=30_000)
+    assert urllib.request.urlopen(video.get_attribute("src")).read()[:4] == b"\x1aE\xdf\xa3"  # WebM
+    link = page.locator("#clip-frames a").first
+    href = link.get_attribute("href")
+    with urllib.request.urlopen(href if "://" in href else origin + href) as f:
+        rows = f.read().decode().splitlines()
+    assert rows[0].startswith("time_s,frame,face_id") and len(rows) == 1 + 4
+    assert all(row.split(",")[2] == "0" for row in rows[1:])  # one face, one track
+    shown = "".join(page.locator("#clip-summary").inner_text().split())
+    assert '"frames_sampled":4' in shown and '"face_coverage":1' in shown
+    assert page.locator("#clip-mean").get_by_text("happy").count() >= 1
     page.screenshot(path=str(SCREENSHOTS / "app_video.png"), full_page=True)
     print(f"upload to result, 4-second clip at 1 fps: {seconds:.1f} s")
 

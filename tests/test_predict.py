@@ -54,6 +54,14 @@ def test_crops_tta_averages_ten_views(predictor, tiny_h5):
     views = tta_views(x, "crops")
     assert len(views) == 10 and all(v.shape == x.shape for v in views)
     assert len({v.numpy().tobytes() for v in views}) == 10  # all different
+    torch.testing.assert_close(views[0], x)  # the face itself, then four shifts by 4 pixels
+    pad = 4
+    for view, (dy, dx) in zip(views[1:5], ((pad, pad), (pad, -pad), (-pad, pad), (-pad, -pad))):
+        torch.testing.assert_close(
+            torch.roll(x, (dy, dx), (-2, -1))[..., 8:-8, 8:-8], view[..., 8:-8, 8:-8]
+        )  # away from the reflected border
+    for view, mirror in zip(views[:5], views[5:]):
+        torch.testing.assert_close(mirror, view.flip(-1))
     manual = torch.stack([predictor.probabilities(v) for v in views]).mean(0).numpy()
     np.testing.assert_allclose(predictor.predict_faces(images, tta="crops"), manual, atol=1e-6)
 

@@ -137,9 +137,24 @@ def test_every_scheduler_builds_and_steps(name):
         assert lrs[-1] < 0.01 and max(lrs) > 0.05
 
 
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ("fpu sse2 avx2 fma avx512f avx512_bf16", "bf16-mixed"),  # AMD EPYC Genoa, Cooper Lake
+        ("fpu sse2 avx2 amx_tile amx_bf16 amx_int8", "bf16-mixed"),  # Sapphire Rapids
+        ("fpu sse2 avx2 fma avx512f avx512bw", "32-true"),  # AVX-512 without bf16 (Skylake-SP)
+        ("fpu sse2 avx2 fma", "32-true"),  # AVX2 only: emulated bf16 would be slower
+        ("", "32-true"),  # no /proc/cpuinfo (macOS, Windows)
+    ],
+)
+def test_precision_auto_on_a_cpu_follows_its_bf16_support(flags, expected):
+    assert resolve_precision("auto", "cpu", frozenset(flags.split())) == expected
+    assert resolve_precision("32-true", "cpu", frozenset(flags.split())) == "32-true"
+
+
 def test_precision_auto_resolves():
     assert resolve_precision("32-true") == "32-true"
-    assert resolve_precision("auto", "cpu") in ("bf16-mixed", "32-true")
+    assert resolve_precision(32) == "32"  # trainer.precision=32 arrives as an int
     with pytest.raises(ValueError, match="valid choices"):
         resolve_precision("fp8")
 

@@ -77,7 +77,13 @@ def test_one_face_gets_all_outputs(tiny_run, clips, tmp_path, capsys):
     )
     assert sum(summary["share_of_time"].values()) == pytest.approx(1)
     assert cv2.VideoCapture(str(out / "annotated.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
-    assert "clip accuracy (dominant emotion)" in capsys.readouterr().out
+    # --label happy: the clip is right when its dominant emotion is happy, a frame when its label is
+    hits = sum(r["label"] == "happy" for r in table)
+    clip_right = int(summary["dominant_emotion"] == "happy")
+    assert (
+        f"clip accuracy (dominant emotion): {clip_right}/1 = {clip_right:.0%}; "
+        f"frame accuracy: {hits}/3 = {hits / 3:.0%}"
+    ) in capsys.readouterr().out
 
 
 def test_two_faces_keep_their_ids(tiny_run, clips, tmp_path):

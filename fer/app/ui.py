@@ -172,9 +172,13 @@ def _photo_tab(
 def _clip_outputs(prefix: str) -> list[gr.components.Component]:
     status = gr.Markdown(elem_id=f"{prefix}-status")
     with gr.Row():
-        timeline = gr.Image(label="Emotions over time", interactive=False)
-        mean = gr.Label(num_top_classes=7, label="Mean probability")
-    annotated = gr.Video(label="Annotated (sampled frames)", interactive=False)
-    frames = gr.File(label="frames.csv")
-    summary = gr.JSON(label="summary.json")
+        timeline = gr.Image(
+            label="Emotions over time", interactive=False, elem_id=f"{prefix}-timeline"
+        )
+        mean = gr.Label(num_top_classes=7, label="Mean probability", elem_id=f"{prefix}-mean")
+    annotated = gr.Video(
+        label="Annotated (sampled frames)", interactive=False, elem_id=f"{prefix}-annotated"
+    )
+    frames = gr.File(label="frames.csv", elem_id=f"{prefix}-frames")
+    summary = gr.JSON(label="summary.json", elem_id=f"{prefix}-summary")
     return [status, timeline, mean, annotated, frames, summary]
