@@ -34,8 +34,9 @@ def real_h5(tmp_path_factory):
 
 
 def test_zip_converts_to_the_documented_counts(real_h5):
-    info = dataset_info(real_h5)
+    meta, info = dataset_info(real_h5)
     assert {usage: counts.tolist() for usage, counts in info.items()} == DOCUMENTED
+    assert meta.roles == {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 
 
 def test_a_few_hundred_steps_learn_real_faces(real_h5, tmp_path):

@@ -70,9 +70,26 @@ def swept_axes(runs: list[Run]) -> list[str]:
     return [k for k in keys if len({r.axes.get(k) for r in runs}) > 1] or keys
 
 
+def cross_dataset(run: Run) -> dict[str, float]:
+    """Accuracy per other-dataset evaluation the run has (fer-eval --data OTHER.h5):
+    {'<dataset>-<split>_acc': accuracy}, read from RUN_DIR/eval/*/metrics.json."""
+    out = {}
+    for path in sorted(run.path.glob("eval/*/metrics.json")):
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if report.get("dataset", "fer2013") != "fer2013" and report.get("tta") == "none":
+            out[f"{report['dataset']}-{report['split']}_acc"] = report["accuracy"]
+    return out
+
+
 def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows, completed runs first by val accuracy, then the others."""
+    """Header and rows, completed runs first by val accuracy, then the others; a column per
+    other dataset that some run was evaluated on."""
     axes = swept_axes(runs)
+    others = {r.path: cross_dataset(r) for r in runs}
+    extra = sorted({k for values in others.values() for k in values})
     header = [
         "run",
         *axes,
@@ -84,6 +101,7 @@ def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
         "params",
         "epochs",
         "wall_s",
+        *extra,
     ]
     ordered = sorted(runs, key=lambda r: (r.status != "completed", -(r.get("val", "acc") or 0)))
     rows = []
@@ -100,6 +118,7 @@ def table_rows(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
                 str(r.get("params") or ""),
                 str(r.get("epochs") or ""),
                 str(r.get("wall_time_s") or ""),
+                *(_fmt(others[r.path].get(k)) for k in extra),
             ]
         )
     return header, rows

@@ -1,8 +1,12 @@
-"""`fer-eval`: the full evaluation of a model on PrivateTest (test) or its validation set.
+"""`fer-eval`: the full evaluation of a model on PrivateTest (test) or its validation set, or on
+another dataset (cross-dataset evaluation).
 
 Writes `metrics.json` and figures into `RUN_DIR/eval/<split>/` (`<split>-tta-<mode>/` with
-test-time augmentation). For a sweep directory (e.g. over `data.cv_fold`) it evaluates every run
-and reports each metric as mean ± std.
+test-time augmentation; `<dataset>-<split>/` for another dataset). For a sweep directory (e.g.
+over `data.cv_fold`) it evaluates every run and reports each metric as mean ± std. Another
+dataset's classes are matched to the model's by name: images of classes the model lacks
+(contempt) are dropped and counted; classes the model has and the data lacks are left out of
+the metrics and listed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from omegaconf import OmegaConf
 from fer.analysis.metrics import classification_report
 from fer.analysis.runs import RunRef, is_sweep, resolve_run, sweep_runs
 from fer.checkpoint import CheckpointError
-from fer.data.hdf5 import DatasetError, read_split
+from fer.data.hdf5 import FER2013, DatasetError, DatasetMeta, dataset_meta, read_split
 from fer.io import write_json
 
 SPLITS = {"test": "PrivateTest", "val": "PublicTest"}
@@ -32,9 +36,33 @@ SUMMARY_KEYS = (
 )
 
 
-def split_data(ref: RunRef, split: str, data: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The images and labels of `split` as the run saw them (its k-fold when it used one)."""
+def split_data(
+    ref: RunRef, split: str, data: str | None
+) -> tuple[np.ndarray, np.ndarray, DatasetMeta]:
+    """The images, labels and meta of `split` as the run saw them (its k-fold when it used
+    one), or of another dataset's split (its own classes)."""
     path = ref.data_path(data)
+    meta = dataset_meta(path)
+    if meta.classes != FER2013.classes or meta.name != FER2013.name:
+        role = meta.split_for(split)
+        return (*read_split(path, role, classes=None), meta)
+    return (*_fer_split(ref, split, path), meta)
+
+
+def match_classes(
+    model: tuple[str, ...], data: tuple[str, ...], labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, int], list[str]]:
+    """Data labels in the model's class indices, by name: (kept rows, their labels, images
+    dropped per data class the model lacks, model classes the data lacks)."""
+    to_model = np.array([model.index(c) if c in model else -1 for c in data])
+    mapped = to_model[labels]
+    keep = mapped >= 0
+    dropped = {c: int((labels == i).sum()) for i, c in enumerate(data) if c not in model}
+    lacking = [c for c in model if c not in data]
+    return np.flatnonzero(keep), mapped[keep], dropped, lacking
+
+
+def _fer_split(ref: RunRef, split: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     cfg = ref.config
     if split == "val" and cfg is not None and OmegaConf.select(cfg, "data.cv_folds"):
         from fer.data.datamodule import fold_indices
@@ -64,25 +92,40 @@ def evaluate(
     from fer.inference.predictor import Predictor
 
     ref = resolve_run(model)
-    images, labels = split_data(ref, split, data)
+    images, labels, meta = split_data(ref, split, data)
     predictor = Predictor.load(ref.checkpoint)
-    probs = predictor.predict_faces(images, tta=tta)
     classes = list(predictor.classes)
-    report = classification_report(labels, probs, classes)
+    rows, labels, dropped, lacking = match_classes(predictor.classes, meta.classes, labels)
+    if not len(rows):
+        raise ValueError(
+            f"no image of {meta.name} belongs to a class the model knows "
+            f"(data: {', '.join(meta.classes)}; model: {', '.join(classes)})"
+        )
+    images = images[rows]
+    probs = predictor.predict_faces(images, tta=tta)
+    covered = [classes.index(c) for c in classes if c not in lacking]
+    report = classification_report(labels, probs, classes, only=covered if lacking else None)
+    other = meta.name != FER2013.name or meta.classes != FER2013.classes
     report.update(
         model=str(ref.checkpoint),
         split=split,
-        usage=SPLITS[split],
+        usage=meta.split_for(split) if other else SPLITS[split],
+        dataset=meta.name,
         tta=tta,
         data=str(ref.data_path(data)),
+        dropped=dropped,
+        classes_not_in_data=lacking,
     )
-    out_dir = ref.output_dir("eval", split if tta == "none" else f"{split}-tta-{tta}", override=out)
+    name = split if tta == "none" else f"{split}-tta-{tta}"
+    out_dir = ref.output_dir("eval", f"{meta.name}-{name}" if other else name, override=out)
+    if images.ndim == 4:  # colour data: the grid shows grey faces, as the model sees them
+        images = images.mean(-1).astype(np.uint8)
     figures = {
         "confusion_matrix": confusion_figure(
             np.array(report["confusion_matrix"]),
             classes,
             out_dir / "confusion_matrix.png",
-            SPLITS[split],
+            f"{meta.name} {report['usage']}" if other else SPLITS[split],
         ),
         "reliability": reliability_figure(
             report["reliability"], report["ece"], out_dir / "reliability.png"
@@ -110,8 +153,11 @@ def evaluate(
 
 
 def format_report(report: dict[str, Any]) -> str:
+    where = report["usage"]
+    if report.get("dataset", "fer2013") != "fer2013":
+        where = f"{report['dataset']} {where}"
     lines = [
-        f"{report['usage']} ({report['n']:,} faces, tta {report['tta']}): "
+        f"{where} ({report['n']:,} faces, tta {report['tta']}): "
         f"accuracy {report['accuracy']:.4f}, balanced {report['balanced_accuracy']:.4f}, "
         f"macro F1 {report['f1_macro']:.4f}, weighted F1 {report['f1_weighted']:.4f}, "
         f"ECE {report['ece']:.4f}",
@@ -125,6 +171,13 @@ def format_report(report: dict[str, Any]) -> str:
         f"{c['true']}→{c['predicted']} {c['count']}" for c in report["top_confusions"][:5]
     )
     lines.append(f"most frequent confusions: {top}")
+    for name, n in (report.get("dropped") or {}).items():
+        lines.append(f"dropped {n:,} faces of {name!r}: a class the model does not know")
+    if report.get("classes_not_in_data"):
+        lines.append(
+            "not in the data, left out of the per-class and macro metrics: "
+            + ", ".join(report["classes_not_in_data"])
+        )
     return "\n".join(lines)
 
 
@@ -157,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         "--split",
         choices=list(SPLITS),
         default="test",
-        help="test = PrivateTest (report once), val = PublicTest or the run's k-fold",
+        help="test = PrivateTest (report once), val = PublicTest or the run's k-fold; with "
+        "another --data, the split that plays that role there",
     )
     parser.add_argument(
         "--tta",
@@ -165,7 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         default="none",
         help="test-time augmentation: flip (2 views) or crops (10 views)",
     )
-    parser.add_argument("--data", help="HDF5 file (default: the run's data.path)")
+    parser.add_argument(
+        "--data",
+        help="HDF5 file (default: the run's data.path); another dataset from fer-prepare "
+        "evaluates across datasets, classes matched by name",
+    )
     parser.add_argument("--out", help="output directory (default: RUN_DIR/eval/<split>)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log to the run's W&B run")
     args = parser.parse_args(argv)

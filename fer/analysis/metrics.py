@@ -40,9 +40,15 @@ def calibration(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> dict[s
 
 
 def classification_report(
-    y_true: np.ndarray, probs: np.ndarray, classes: list[str] | tuple[str, ...]
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    classes: list[str] | tuple[str, ...],
+    only: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Everything fer-eval reports, as plain JSON-ready types."""
+    """Everything fer-eval reports, as plain JSON-ready types.
+
+    `only`: the classes the metrics cover (the data's, when a model knows classes the data
+    lacks); predictions still range over every class, so predicting an absent class is wrong."""
     k = len(classes)
     y_pred = probs.argmax(1)
     cm = confusion_matrix(y_true, y_pred, k)
@@ -62,13 +68,14 @@ def classification_report(
         if i != j and cm[i, j] > 0
     ]
     calib = calibration(probs, y_true)
+    covered = np.array(sorted(only)) if only is not None else np.arange(k)
     return {
         "n": int(len(y_true)),
         "accuracy": float(tp.sum() / max(len(y_true), 1)),
         "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
-        "precision_macro": float(precision.mean()),
-        "recall_macro": float(recall.mean()),
-        "f1_macro": float(f1.mean()),
+        "precision_macro": float(precision[covered].mean()),
+        "recall_macro": float(recall[covered].mean()),
+        "f1_macro": float(f1[covered].mean()),
         "precision_weighted": float((precision * weights).sum()),
         "recall_weighted": float((recall * weights).sum()),
         "f1_weighted": float((f1 * weights).sum()),
@@ -81,6 +88,7 @@ def classification_report(
                 "support": int(support[i]),
             }
             for i, c in enumerate(classes)
+            if i in covered
         },
         "confusion_matrix": cm.tolist(),
         "top_confusions": [

@@ -149,7 +149,7 @@ def visualize(
     model, info = load_model(ref.checkpoint)
     stage_modules(model)  # refuse a model without stages now, before any work
     classes = list(info.classes)
-    images, labels = split_data(ref, split, data)
+    images, labels, _ = split_data(ref, split, data)
     out_dir = ref.output_dir("viz", override=out)
     x_all = normalize(torch.from_numpy(images), info.mean, info.std)
     figures: dict[str, Path] = {}

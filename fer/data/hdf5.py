@@ -1,45 +1,103 @@
-"""The FER2013 HDF5 file: one group per usage with `images` (uint8 Nx48x48) and `labels` (int64 N).
+"""The dataset file: one HDF5 per labelled face set, one group per split with `images` (uint8,
+N×S×S grey or N×S×S×3 colour) and `labels` (int64 N, indices into the file's classes).
 
-Root attributes: `classes` (CLASSES, the CSV's order), `source`, `source_sha256`,
-`format_version`. Conversion writes it once; training and evaluation only read it.
+Format 2 keeps in the root attributes what the data is: `classes`, `image_size`, `channels`,
+`splits` (the group names), `roles` (which split trains, selects and reports: `train`, `val`,
+`test`, as JSON; a split may be missing, e.g. an evaluation-only set has only `test`), `name`,
+`source`, `source_sha256`. Format 1 files (FER2013 before format 2) still open, read as FER2013.
+`fer-prepare` writes a file once; training and evaluation only read it.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from fer.io import atomic_path
-from fer.labels import CLASSES, USAGES
+from fer.labels import CLASSES, IMAGE_SIZE, USAGES
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+ROLES = ("train", "val", "test")
 
 
 class DatasetError(Exception):
     """The HDF5 file is missing or not one that `fer-prepare` wrote."""
 
 
+@dataclass(frozen=True)
+class DatasetMeta:
+    """What a dataset file holds."""
+
+    classes: tuple[str, ...] = CLASSES
+    image_size: int = IMAGE_SIZE
+    channels: int = 1
+    splits: tuple[str, ...] = USAGES
+    roles: dict[str, str] = field(
+        default_factory=lambda: dict(zip(ROLES, USAGES))  # FER2013: train, select, report
+    )
+    name: str = "fer2013"
+
+    def split_for(self, role: str) -> str:
+        """The split that plays `role` (train, val, test); DatasetError if there is none."""
+        split = self.roles.get(role)
+        if split is None:
+            raise DatasetError(
+                f"the {self.name} data has no {role} split (it has: {', '.join(self.splits)})"
+            )
+        return split
+
+
+FER2013 = DatasetMeta()
+
+
 def write_dataset(
-    path: Path, splits: dict[str, tuple[np.ndarray, np.ndarray]], source: str, sha256: str
+    path: Path,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    source: str,
+    sha256: str,
+    meta: DatasetMeta = FER2013,
 ) -> None:
-    """Write the splits {usage: (images, labels)} to `path` atomically (temporary file, rename)."""
+    """Write the splits {name: (images, labels)} to `path` atomically (temporary file, rename)."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.attrs["classes"] = list(CLASSES)
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["classes"] = list(meta.classes)
+            f.attrs["image_size"] = meta.image_size
+            f.attrs["channels"] = meta.channels
+            f.attrs["splits"] = list(meta.splits)
+            f.attrs["roles"] = json.dumps(meta.roles)
+            f.attrs["name"] = meta.name
             f.attrs["source"] = source
             f.attrs["source_sha256"] = sha256
-            f.attrs["format_version"] = FORMAT_VERSION
-            for usage in USAGES:
-                images, labels = splits[usage]
-                group = f.create_group(usage)
+            for split in meta.splits:
+                images, labels = splits[split]
+                group = f.create_group(split)
                 group.create_dataset("images", data=images.astype(np.uint8), chunks=True)
                 group.create_dataset("labels", data=labels.astype(np.int64))
 
 
-def open_dataset(path: str | Path) -> h5py.File:
-    """Open a fer HDF5 file for reading, checking its format; DatasetError says what is wrong."""
+def read_meta(f: h5py.File) -> DatasetMeta:
+    """The meta of an open dataset file; format 1 files are FER2013's."""
+    if int(f.attrs.get("format_version", 1)) < 2:
+        return FER2013
+    return DatasetMeta(
+        classes=tuple(str(c) for c in f.attrs["classes"]),
+        image_size=int(f.attrs["image_size"]),
+        channels=int(f.attrs["channels"]),
+        splits=tuple(str(s) for s in f.attrs["splits"]),
+        roles=json.loads(str(f.attrs["roles"])),
+        name=str(f.attrs.get("name", "dataset")),
+    )
+
+
+def open_dataset(path: str | Path, classes: tuple[str, ...] | None = CLASSES) -> h5py.File:
+    """Open a fer dataset file for reading, checking its format; DatasetError says what is wrong.
+
+    `classes`: the class list the caller needs (training code: FER2013's); None takes any."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(
@@ -49,20 +107,44 @@ def open_dataset(path: str | Path) -> h5py.File:
         f = h5py.File(path, "r")
     except OSError:
         raise DatasetError(f"{path}: not an HDF5 file") from None
-    classes = [str(c) for c in f.attrs.get("classes", [])]
-    if classes != list(CLASSES) or any(u not in f for u in USAGES):
+    stored = [str(c) for c in f.attrs.get("classes", [])]
+    try:
+        meta = read_meta(f)
+    except (KeyError, ValueError):
+        meta = None
+    if not stored or meta is None or any(s not in f for s in meta.splits):
         f.close()
         raise DatasetError(f"{path}: not a fer dataset (re-create it with fer-prepare)")
+    if classes is not None and tuple(meta.classes) != tuple(classes):
+        f.close()
+        raise DatasetError(
+            f"{path}: its classes are {', '.join(meta.classes)}, not {', '.join(classes)}"
+        )
     return f
 
 
-def read_split(path: str | Path, usage: str) -> tuple[np.ndarray, np.ndarray]:
-    """Load one usage fully into memory: (uint8 (N, 48, 48), int64 (N,))."""
-    with open_dataset(path) as f:
-        return f[usage]["images"][:], f[usage]["labels"][:]
+def dataset_meta(path: str | Path) -> DatasetMeta:
+    """The meta of a dataset file (any classes)."""
+    with open_dataset(path, classes=None) as f:
+        return read_meta(f)
 
 
-def dataset_info(path: str | Path) -> dict[str, np.ndarray]:
-    """Counts per class for each usage: {usage: int array of len(CLASSES)}."""
-    with open_dataset(path) as f:
-        return {u: np.bincount(f[u]["labels"][:], minlength=len(CLASSES)) for u in USAGES}
+def read_split(
+    path: str | Path, split: str, classes: tuple[str, ...] | None = CLASSES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load one split fully into memory: (uint8 (N, S, S[, 3]), int64 (N,))."""
+    with open_dataset(path, classes) as f:
+        if split not in f:
+            meta = read_meta(f)
+            raise DatasetError(f"{path}: no split {split!r} (it has: {', '.join(meta.splits)})")
+        return f[split]["images"][:], f[split]["labels"][:]
+
+
+def dataset_info(path: str | Path) -> tuple[DatasetMeta, dict[str, np.ndarray]]:
+    """The meta and the counts per class of each split: {split: int array of len(classes)}."""
+    with open_dataset(path, classes=None) as f:
+        meta = read_meta(f)
+        counts = {
+            s: np.bincount(f[s]["labels"][:], minlength=len(meta.classes)) for s in meta.splits
+        }
+        return meta, counts

@@ -1,4 +1,5 @@
-"""`fer-prepare`: convert FER2013 (Kaggle zip, its folder or fer2013.csv[.gz]) into one HDF5."""
+"""`fer-prepare`: convert FER2013 (Kaggle zip, its folder or fer2013.csv[.gz]), or any labelled
+face set in class folders, into one HDF5 dataset file."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from fer.data.folders import FolderReport, is_fer2013_folder, parse_fractions, read_folders
 from fer.data.hdf5 import DatasetError, dataset_info, write_dataset
 from fer.data.sources import Invalid, PrepareError, Sample, read_source
 from fer.labels import CLASSES, USAGES
@@ -79,15 +81,42 @@ def split_stratified(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]
     return first, second
 
 
-def format_counts(counts: dict[str, np.ndarray]) -> str:
-    """A table of images per usage (rows) and class (columns)."""
-    width = max(len(c) for c in CLASSES)
-    lines = [f"{'':12}" + "".join(f"{c:>{width + 1}}" for c in CLASSES) + f"{'total':>8}"]
+def format_counts(counts: dict[str, np.ndarray], classes: tuple[str, ...] = CLASSES) -> str:
+    """A table of images per split (rows) and class (columns)."""
+    width = max(len(c) for c in classes)
+    lines = [f"{'':12}" + "".join(f"{c:>{width + 1}}" for c in classes) + f"{'total':>8}"]
     for usage, row in counts.items():
         lines.append(
             f"{usage:12}" + "".join(f"{n:>{width + 1},}" for n in row) + f"{row.sum():>8,}"
         )
     return "\n".join(lines)
+
+
+def convert_folders(source: Path, output: Path, args: argparse.Namespace) -> FolderReport:
+    """A class-folder set into `output` (fer-prepare DIR --size/--channels/--classes/--split)."""
+    if output.exists() and not args.force:
+        raise PrepareError(f"{output}: already exists; pass --force to overwrite it")
+    load = None
+    if args.detect:
+        from fer.data.folders import face_loader
+        from fer.framing import FER2013 as FRAMING
+        from fer.inference.faces import FaceDetector
+
+        load = face_loader(FaceDetector(), FRAMING)
+    kwargs = {"load": load} if load else {}
+    arrays, meta, report = read_folders(
+        source,
+        size=args.size or 48,
+        channels=args.channels or 1,
+        classes=args.classes.split(",") if args.classes else None,
+        split=parse_fractions(args.split) if args.split else None,
+        progress=lambda it: tqdm(it, desc="reading", unit="img", disable=args.quiet),
+        **kwargs,
+    )
+    if not any(len(labels) for _, labels in arrays.values()):
+        raise PrepareError(f"{source}: no image could be used (see what was skipped)")
+    write_dataset(output, arrays, source=source.name, sha256="", meta=meta)
+    return report
 
 
 def _stack(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
@@ -125,6 +154,28 @@ def _parser() -> argparse.ArgumentParser:
         "--info", type=Path, metavar="H5", help="print counts of an HDF5 file and exit"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    other = parser.add_argument_group(
+        "other labelled sets",
+        "SOURCE a folder of class folders, DIR/<class>/* or DIR/{train,val,test}/<class>/*; "
+        "class names map to fer's (anger -> angry, happiness -> happy, ...), others (contempt) "
+        "stay classes of their own. Any of these options reads a FER2013-like folder so too.",
+    )
+    other.add_argument("--size", type=int, help="stored image side in pixels (default 48)")
+    other.add_argument("--channels", type=int, choices=(1, 3), help="1: grey (default), 3: RGB")
+    other.add_argument(
+        "--classes", help="comma-separated classes to keep, in this order (default: all found)"
+    )
+    other.add_argument(
+        "--split",
+        help="split DIR/<class>/* into e.g. train=0.8,val=0.1,test=0.1 (stratified, seeded); "
+        "default: all of it is an evaluation-only test split",
+    )
+    other.add_argument(
+        "--detect",
+        action="store_true",
+        help="find the face in each photograph first (MTCNN and the framing inference uses); "
+        "photos without a face are skipped",
+    )
     return parser
 
 
@@ -133,10 +184,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.info:
-            print(f"{args.info}\n{format_counts(dataset_info(args.info))}")
+            meta, counts = dataset_info(args.info)
+            print(
+                f"{args.info}: {meta.name}, {meta.image_size}x{meta.image_size}, "
+                f"{'grey' if meta.channels == 1 else 'RGB'}, roles "
+                + ", ".join(f"{r}={s}" for r, s in meta.roles.items())
+            )
+            print(format_counts(counts, meta.classes))
             return 0
         if args.source is None:
             parser.error("SOURCE is required (or --info H5)")
+        if args.size is not None and not 12 <= args.size <= 1024:
+            parser.error("--size must be between 12 and 1024 pixels")
+        generic = any(
+            v is not None and v is not False
+            for v in (args.size, args.channels, args.classes, args.split, args.detect or None)
+        )
+        if generic or (args.source.is_dir() and not is_fer2013_folder(args.source)):
+            return _report_folders(args, convert_folders(args.source, args.output, args))
         report = convert(
             args.source,
             args.output,
@@ -160,6 +225,17 @@ def main(argv: list[str] | None = None) -> int:
             example = next(s.where for s in report.skipped if s.reason == reason)
             print(f"  {n:>6,}  {reason}  (e.g. {example})", file=sys.stderr)
     print(f"wrote {args.output} in {report.seconds:.1f} s")
+    return 0
+
+
+def _report_folders(args: argparse.Namespace, report: FolderReport) -> int:
+    meta_classes = tuple(dataset_info(args.output)[0].classes)
+    print(format_counts(report.counts, meta_classes))
+    for folder, name in sorted(report.mapped.items()):
+        print(f"class folder {folder!r} -> {name}")
+    for reason, n in report.skipped.most_common():
+        print(f"skipped {n:,}: {reason} (e.g. {report.examples[reason]})", file=sys.stderr)
+    print(f"wrote {args.output}")
     return 0
 
 

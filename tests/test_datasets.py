@@ -1,0 +1,169 @@
+"""Other labelled face sets: class folders into the dataset format, format 1 files, and
+cross-dataset evaluation with classes matched by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer.analysis.compare import main as compare_main
+from fer.analysis.evaluate import main as eval_main
+from fer.data.folders import canonical, parse_fractions
+from fer.data.hdf5 import FER2013, DatasetError, dataset_info, dataset_meta, read_split
+from fer.data.prepare import main as prepare_main
+from fer.data.sources import PrepareError
+from fer.inference.predictor import Predictor
+from fer.labels import CLASSES, USAGES
+
+from conftest import make_faces
+
+
+def folder_set(root: Path, per_class: int = 4) -> Path:
+    """Happiness/, anger/, Contempt/ and neutral/ folders of faces in mixed sizes and modes
+    (RGBA PNG, grey JPEG, 64x80 RGB), and a stray text file."""
+    faces, labels = make_faces(per_class, seed=3)
+    names = {3: "Happiness", 0: "anger", 6: "neutral"}
+    for k, (face, label) in enumerate(zip(faces, labels)):
+        folder = names.get(int(label))
+        if folder is None:
+            continue
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        image = Image.fromarray(face)
+        if k % 3 == 0:
+            image.convert("RGBA").save(root / folder / f"{k}.png")
+        elif k % 3 == 1:
+            image.save(root / folder / f"{k}.jpg", quality=95)
+        else:
+            image.convert("RGB").resize((64, 80)).save(root / folder / f"{k}.png")
+    (root / "Contempt").mkdir()
+    for k in range(3):
+        Image.fromarray(faces[k]).save(root / "Contempt" / f"c{k}.png")
+    (root / "anger" / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_a_folder_set_with_synonyms_and_an_unknown_class(tmp_path, capsys):
+    root = folder_set(tmp_path / "photos")
+    assert prepare_main([str(root), "-o", str(tmp_path / "photos.h5"), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "class folder 'Happiness' -> happy" in out and "'anger' -> angry" in out
+    assert "skipped 1: not an image file (.txt)" in err
+    meta, counts = dataset_info(tmp_path / "photos.h5")
+    assert meta.classes == ("angry", "happy", "neutral", "contempt")  # fer's order, then others
+    assert meta.splits == ("test",) and meta.roles == {"test": "test"}
+    assert counts["test"].tolist() == [4, 4, 4, 3]
+    images, labels = read_split(tmp_path / "photos.h5", "test", classes=None)
+    assert images.shape == (15, 48, 48) and images.dtype == np.uint8
+    with pytest.raises(DatasetError, match="its classes are angry, happy, neutral, contempt"):
+        read_split(tmp_path / "photos.h5", "test")  # training code asks for FER2013's classes
+
+
+def test_split_size_channels_and_chosen_classes(tmp_path, capsys):
+    root = folder_set(tmp_path / "photos", per_class=10)
+    code = prepare_main(
+        [str(root), "-o", str(tmp_path / "rgb.h5"), "-q", "--size", "64", "--channels", "3"]
+        + ["--split", "train=0.6,val=0.2,test=0.2", "--classes", "happy,angry"]
+    )
+    assert code == 0
+    meta, counts = dataset_info(tmp_path / "rgb.h5")
+    assert meta.classes == ("happy", "angry") and meta.channels == 3 and meta.image_size == 64
+    assert {s: c.tolist() for s, c in counts.items()} == {
+        "train": [6, 6],
+        "val": [2, 2],
+        "test": [2, 2],
+    }
+    images, _ = read_split(tmp_path / "rgb.h5", "train", classes=None)
+    assert images.shape == (12, 64, 64, 3)
+    assert "class 'neutral' not chosen by --classes" in capsys.readouterr().err
+    again = prepare_main(
+        [str(root), "-o", str(tmp_path / "rgb2.h5"), "-q", "--size", "64", "--channels", "3"]
+        + ["--split", "train=0.6,val=0.2,test=0.2", "--classes", "happy,angry"]
+    )
+    assert again == 0  # seeded: the same split twice
+    for split in ("train", "val", "test"):
+        first = read_split(tmp_path / "rgb.h5", split, classes=None)[0]
+        np.testing.assert_array_equal(first, read_split(tmp_path / "rgb2.h5", split, None)[0])
+
+
+def test_train_val_test_folders_and_bad_options(tmp_path, capsys):
+    faces, labels = make_faces(2)
+    for split in ("train", "test"):
+        for k, (face, label) in enumerate(zip(faces, labels)):
+            folder = tmp_path / "set" / split / ("Surprised" if label == 5 else CLASSES[label])
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(face).save(folder / f"{k}.png")
+    assert prepare_main([str(tmp_path / "set"), "-o", str(tmp_path / "s.h5"), "-q"]) == 0
+    meta = dataset_meta(tmp_path / "s.h5")
+    assert meta.splits == ("train", "test") and meta.classes == CLASSES
+    assert canonical("Surprised") == "surprise" and canonical("Contempt") == "contempt"
+    with pytest.raises(PrepareError, match="sum to 1.1"):
+        parse_fractions("train=0.8,val=0.3")
+    assert prepare_main([str(tmp_path / "set"), "-o", str(tmp_path / "x.h5"), "--split", "a"]) == 1
+    assert "--split 'a'" in capsys.readouterr().err
+
+
+def test_a_format_1_file_still_opens(tmp_path):
+    path = tmp_path / "old.h5"
+    faces, labels = make_faces(2)
+    with h5py.File(path, "w") as f:  # what fer-prepare wrote before format 2
+        f.attrs["classes"] = list(CLASSES)
+        f.attrs["format_version"] = 1
+        for usage in USAGES:
+            f.create_group(usage).create_dataset("images", data=faces)
+            f[usage].create_dataset("labels", data=labels)
+    assert dataset_meta(path) == FER2013
+    images, read_labels = read_split(path, "PrivateTest")
+    np.testing.assert_array_equal(read_labels, labels)
+
+
+def test_cross_dataset_evaluation_with_a_missing_and_an_extra_class(tiny_run, tmp_path, capsys):
+    root = folder_set(tmp_path / "photos", per_class=6)
+    assert prepare_main([str(root), "-o", str(tmp_path / "photos.h5"), "-q"]) == 0
+    out = tmp_path / "eval"
+    code = eval_main(
+        ["--model", str(tiny_run), "--data", str(tmp_path / "photos.h5"), "--no-wandb"]
+        + ["--out", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "dropped 3 faces of 'contempt': a class the model does not know" in printed
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["dataset"] == "photos" and report["n"] == 18
+    assert report["dropped"] == {"contempt": 3}
+    assert report["classes_not_in_data"] == ["disgust", "fear", "sad", "surprise"]
+    assert set(report["per_class"]) == {"angry", "happy", "neutral"}
+    # The same numbers by hand: the model's classes, the data's faces mapped by name.
+    images, labels = read_split(tmp_path / "photos.h5", "test", classes=None)
+    keep = labels < 3  # angry, happy, neutral; contempt is 3
+    truth = np.array([CLASSES.index(("angry", "happy", "neutral")[k]) for k in labels[keep]])
+    probs = Predictor.load(tiny_run).predict_faces(images[keep])
+    assert report["accuracy"] == pytest.approx((probs.argmax(1) == truth).mean())
+    recall_happy = (probs.argmax(1)[truth == 3] == 3).mean()
+    assert report["per_class"]["happy"]["recall"] == pytest.approx(recall_happy)
+    # Into the run directory by default, and fer-compare shows it as a column.
+    assert eval_main(["--model", str(tiny_run), "--data", str(tmp_path / "photos.h5")]) == 0
+    assert (tiny_run / "eval" / "photos-test" / "metrics.json").is_file()
+    capsys.readouterr()
+    assert compare_main([str(tiny_run), "-o", str(tmp_path / "cmp")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "photos-test_acc" in table[0]
+    assert f"{report['accuracy']:.4f}" in table[1]
+
+
+def test_a_dataset_without_the_asked_role_is_a_clear_error(tiny_run, tmp_path, capsys):
+    root = folder_set(tmp_path / "photos")
+    assert prepare_main([str(root), "-o", str(tmp_path / "photos.h5"), "-q"]) == 0
+    capsys.readouterr()
+    code = eval_main(
+        ["--model", str(tiny_run), "--data", str(tmp_path / "photos.h5"), "--split", "val"]
+        + ["--no-wandb", "--out", str(tmp_path / "e")]
+    )
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "fer-eval: error: the photos data has no val split (it has: test)"
+    )
