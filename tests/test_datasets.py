@@ -13,6 +13,7 @@ from PIL import Image
 
 from fer.analysis.compare import main as compare_main
 from fer.analysis.evaluate import main as eval_main
+from fer.data.datamodule import FERDataModule
 from fer.data.folders import canonical, parse_fractions
 from fer.data.hdf5 import FER2013, DatasetError, dataset_info, dataset_meta, read_split
 from fer.data.prepare import main as prepare_main
@@ -20,7 +21,7 @@ from fer.data.sources import PrepareError
 from fer.inference.predictor import Predictor
 from fer.labels import CLASSES, USAGES
 
-from conftest import make_faces
+from conftest import make_faces, trained_run
 
 
 def folder_set(root: Path, per_class: int = 4) -> Path:
@@ -167,3 +168,21 @@ def test_a_dataset_without_the_asked_role_is_a_clear_error(tiny_run, tmp_path, c
     assert capsys.readouterr().err.strip() == (
         "fer-eval: error: the photos data has no val split (it has: test)"
     )
+
+
+def test_a_folder_set_with_fer_classes_trains_and_others_say_why_not(tmp_path):
+    for split, seed in (("train", 0), ("val", 1), ("test", 2)):
+        faces, labels = make_faces(16, seed=seed)
+        for k, (face, label) in enumerate(zip(faces, labels)):
+            folder = tmp_path / "set" / split / CLASSES[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(face).save(folder / f"{k}.png")
+    assert prepare_main([str(tmp_path / "set"), "-o", str(tmp_path / "set.h5"), "-q"]) == 0
+    record = trained_run(tmp_path / "set.h5", tmp_path / "run")
+    metrics = json.loads((record / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["test"]["acc"] > 2 / 7  # twice chance
+    folder_set(tmp_path / "photos")
+    assert prepare_main([str(tmp_path / "photos"), "-o", str(tmp_path / "p.h5"), "-q"]) == 0
+    data = FERDataModule(path=str(tmp_path / "p.h5"))
+    with pytest.raises(DatasetError, match="training needs FER2013's classes"):
+        data.setup()

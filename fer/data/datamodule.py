@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer.data.augment import build_augment
-from fer.data.hdf5 import read_split
+from fer.data.hdf5 import read_split, training_splits
 from fer.labels import CLASSES
 
 SAMPLERS = ("shuffle", "balanced")
@@ -114,13 +114,14 @@ class FERDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        images, labels = read_split(self.path, "Training")
+        splits = training_splits(self.path)  # FER2013's usages, or train/val/test of a folder set
+        images, labels = read_split(self.path, splits["train"])
         if self.cv_folds:
             train_idx, val_idx = fold_indices(labels, self.cv_folds, self.cv_fold, self.seed)
             val = (images[val_idx], labels[val_idx], val_idx)
             images, labels, rows = images[train_idx], labels[train_idx], train_idx
         else:
-            val_images, val_labels = read_split(self.path, "PublicTest")
+            val_images, val_labels = read_split(self.path, splits["val"])
             val = (val_images, val_labels, np.arange(len(val_labels)))
             rows = np.arange(len(labels))
         keep = subset_indices(labels, self.limit, self.seed)
@@ -128,7 +129,7 @@ class FERDataModule(L.LightningDataModule):
             self.transform.set_random_seed(self.seed)
         self.train_set = FaceDataset(images[keep], labels[keep], self.transform, rows[keep])
         self.val_set = self._eval_set(*val)
-        test_images, test_labels = read_split(self.path, "PrivateTest")
+        test_images, test_labels = read_split(self.path, splits["test"])
         self.test_set = self._eval_set(test_images, test_labels, np.arange(len(test_labels)))
         if min(len(self.train_set), len(self.val_set), len(self.test_set)) == 0:
             raise ValueError(
