@@ -38,6 +38,7 @@ class ModelInfo:
     # How inference cuts a face from a detection (fer.framing.Framing's fields); None in files
     # written before framing was stored: those models were trained on FER2013, whose it is.
     framing: dict[str, Any] | None = None
+    channels: int = 1  # 1: grey faces, 3: RGB (files before it: grey)
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
@@ -46,7 +47,8 @@ def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "classes": list(hparams["classes"]),
         "input_size": int(hparams["input_size"]),
-        "grayscale": True,
+        "grayscale": int(hparams.get("channels", 1)) == 1,
+        "channels": int(hparams.get("channels", 1)),
         "mean": float(hparams["mean"]),
         "std": float(hparams["std"]),
         "model": dict(hparams["model"]),
@@ -104,6 +106,7 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
         meta["std"],
         dict(meta["model"]),
         meta.get("framing"),
+        int(meta.get("channels", 1)),
     )
     model = build_model(info.model)
     prefix = "net."
@@ -137,11 +140,12 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     loaded = [load_model(p) for p in paths]
     first = loaded[0][1]
     for path, (_, info) in zip(paths, loaded):
-        same = (info.classes, info.input_size, info.mean, info.std) == (
+        same = (info.classes, info.input_size, info.mean, info.std, info.channels) == (
             first.classes,
             first.input_size,
             first.mean,
             first.std,
+            first.channels,
         )
         if not same or Framing.from_dict(info.framing) != Framing.from_dict(first.framing):
             raise CheckpointError(

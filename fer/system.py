@@ -55,6 +55,7 @@ class EmotionClassifier(L.LightningModule):
         channels_last: bool = True,
         classes: list[str] = list(CLASSES),  # noqa: B006 - stored as a primitive hyperparameter
         input_size: int = IMAGE_SIZE,
+        channels: int = 1,
         mean: float = MEAN,
         std: float = STD,
     ) -> None:
@@ -84,7 +85,8 @@ class EmotionClassifier(L.LightningModule):
         return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, H, W) faces, or normalised float (B, 1, H, W) -> logits (B, classes)."""
+        """uint8 (B, H, W) grey or (B, H, W, 3) RGB faces, or normalised float (B, C, H, W)
+        -> logits (B, classes)."""
         x = (
             normalize(images, self.hparams.mean, self.hparams.std)
             if images.dtype == torch.uint8

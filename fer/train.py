@@ -9,6 +9,7 @@ a multirun the sweep goes on with the next job.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -28,8 +29,10 @@ from fer import rundir
 from fer.callbacks import RunStats
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
+from fer.data.hdf5 import FER2013, DatasetMeta, dataset_meta
 from fer.io import write_json
 from fer.loggers import build_loggers, link_into_sweep, wandb_experiment
+from fer.models.factory import MODELS, architecture
 from fer.naming import run_name
 from fer.predictions import write_predictions
 from fer.runtime import resolve_precision
@@ -37,6 +40,22 @@ from fer.system import EmotionClassifier
 
 log = logging.getLogger(__name__)
 OWN_TRAINER_KEYS = ("precision", "channels_last")  # handled here, not passed to L.Trainer as is
+
+
+def model_for_data(model: dict[str, Any], meta: DatasetMeta) -> dict[str, Any]:
+    """The model config completed with what the data says: the number of classes, input
+    channels and size where they differ from FER2013's (7, 1, 48), so FER2013 configs and
+    checkpoints stay as they were. The torchvision and Hugging Face backbones take no channels
+    or size: they resize any input and see grey as RGB."""
+    model = dict(model)
+    takes = inspect.signature(MODELS[architecture(model)[0]]).parameters  # before it is built
+    if len(meta.classes) != len(FER2013.classes):
+        model["num_classes"] = len(meta.classes)
+    if meta.channels != FER2013.channels and "in_chans" in takes:  # others adapt grey/RGB
+        model["in_chans"] = meta.channels
+    if meta.image_size != FER2013.image_size and "input_size" in takes:  # others resize
+        model["input_size"] = meta.image_size
+    return model
 
 
 def run(
@@ -59,8 +78,12 @@ def run(
         seed=cfg.seed,
     )
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    meta = dataset_meta(cfg.data.path)  # classes, size and channels come from the data
     system = EmotionClassifier(
-        model=OmegaConf.to_container(cfg.model, resolve=True),
+        model=model_for_data(OmegaConf.to_container(cfg.model, resolve=True), meta),
+        classes=list(meta.classes),
+        input_size=meta.image_size,
+        channels=meta.channels,
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
         scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
         label_smoothing=cfg.loss.label_smoothing,

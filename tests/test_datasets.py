@@ -170,7 +170,7 @@ def test_a_dataset_without_the_asked_role_is_a_clear_error(tiny_run, tmp_path, c
     )
 
 
-def test_a_folder_set_with_fer_classes_trains_and_others_say_why_not(tmp_path):
+def test_a_folder_set_with_fer_classes_trains_and_an_evaluation_set_says_why_not(tmp_path):
     for split, seed in (("train", 0), ("val", 1), ("test", 2)):
         faces, labels = make_faces(16, seed=seed)
         for k, (face, label) in enumerate(zip(faces, labels)):
@@ -183,6 +183,78 @@ def test_a_folder_set_with_fer_classes_trains_and_others_say_why_not(tmp_path):
     assert metrics["status"] == "completed" and metrics["test"]["acc"] > 2 / 7  # twice chance
     folder_set(tmp_path / "photos")
     assert prepare_main([str(tmp_path / "photos"), "-o", str(tmp_path / "p.h5"), "-q"]) == 0
-    data = FERDataModule(path=str(tmp_path / "p.h5"))
-    with pytest.raises(DatasetError, match="training needs FER2013's classes"):
+    data = FERDataModule(path=str(tmp_path / "p.h5"))  # an evaluation-only set
+    with pytest.raises(DatasetError, match="the photos data has no train split"):
         data.setup()
+
+
+def rgb_faces(per_class: int, seed: int, size: int = 64, classes: int = 8):
+    """Learnable RGB faces: noise with a coloured band whose row depends on the class."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(classes), per_class)
+    images = rng.integers(0, 120, size=(len(labels), size, size, 3)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        image[4 + 7 * label : 9 + 7 * label, :, label % 3] = 240
+    return images, labels
+
+
+def test_a_64px_rgb_8_class_set_trains_evaluates_predicts_and_runs_on_video(tmp_path, capsys):
+    from fer.app.analysis import analyze_photo
+    from fer.inference.predict_cli import main as predict_main
+    from fer.inference.video import analyze_video
+
+    from conftest import face_photo, make_clip
+
+    names = [*CLASSES, "contempt"]
+    for split, seed in (("train", 0), ("val", 1), ("test", 2)):
+        images, labels = rgb_faces(12, seed)
+        for k, (image, label) in enumerate(zip(images, labels)):
+            folder = tmp_path / "set8" / split / names[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{k}.png")
+    data = tmp_path / "set8.h5"
+    assert (
+        prepare_main(
+            [str(tmp_path / "set8"), "-o", str(data), "-q", "--size", "64"] + ["--channels", "3"]
+        )
+        == 0
+    )
+    run_dir = trained_run(data, tmp_path / "run", "model.width=8")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["test"]["acc"] > 2 / 8
+    predictor = Predictor.load(run_dir)
+    assert predictor.classes == tuple(names) and predictor.info.channels == 3
+    assert predictor.info.input_size == 64
+    # fer-eval on its own data: the same accuracy as training measured on the same faces.
+    capsys.readouterr()
+    assert eval_main(["--model", str(run_dir), "--no-wandb"]) == 0
+    report = json.loads((run_dir / "eval" / "test" / "metrics.json").read_text())
+    assert report["accuracy"] == pytest.approx(metrics["test"]["acc"], abs=1e-6)
+    assert len(report["per_class"]) == 8 and report["n"] == 96
+    # fer-predict --no-detect on an image file: eight probabilities.
+    images, labels = read_split(data, "test", classes=None)
+    Image.fromarray(images[0]).save(tmp_path / "face.png")
+    csv_out = tmp_path / "pred.csv"
+    assert (
+        predict_main(
+            [
+                str(tmp_path / "face.png"),
+                "--model",
+                str(run_dir),
+                "--no-detect",
+                "--out",
+                str(csv_out),
+            ]
+        )
+        == 0
+    )
+    header = csv_out.read_text().splitlines()[0].split(",")
+    assert "contempt" in header
+    # A video and a photo through detection: faces cut, resized to 64x64 RGB, eight classes.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=2.0)
+    summary = analyze_video(predictor, clip, tmp_path / "video", fps=1.0)
+    assert summary["face_coverage"] == 1.0 and set(summary["mean_probability"]) == set(names)
+    frames_header = (tmp_path / "video" / "frames.csv").read_text().splitlines()[0]
+    assert "contempt" in frames_header and "contempt_smoothed" in frames_header
+    photo = analyze_photo(predictor, face_photo(), tmp_path / "app")
+    assert len(photo.rows) == 1 and "contempt" in photo.header

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from fer.analysis.metrics import classification_report
 from fer.analysis.runs import RunRef, is_sweep, resolve_run, sweep_runs
 from fer.checkpoint import CheckpointError
-from fer.data.hdf5 import FER2013, DatasetError, DatasetMeta, dataset_meta, read_split
+from fer.data.hdf5 import DatasetError, DatasetMeta, dataset_meta, read_split
 from fer.io import write_json
 
 SPLITS = {"test": "PrivateTest", "val": "PublicTest"}
@@ -43,10 +43,14 @@ def split_data(
     one), or of another dataset's split (its own classes)."""
     path = ref.data_path(data)
     meta = dataset_meta(path)
-    if meta.classes != FER2013.classes or meta.name != FER2013.name:
-        role = meta.split_for(split)
-        return (*read_split(path, role, classes=None), meta)
-    return (*_fer_split(ref, split, path), meta)
+    cfg = ref.config
+    if split == "val" and cfg is not None and OmegaConf.select(cfg, "data.cv_folds"):
+        from fer.data.datamodule import fold_indices
+
+        images, labels = read_split(path, meta.split_for("train"), classes=None)
+        _, held_out = fold_indices(labels, cfg.data.cv_folds, cfg.data.cv_fold, cfg.seed)
+        return images[held_out], labels[held_out], meta
+    return (*read_split(path, meta.split_for(split), classes=None), meta)
 
 
 def match_classes(
@@ -60,17 +64,6 @@ def match_classes(
     dropped = {c: int((labels == i).sum()) for i, c in enumerate(data) if c not in model}
     lacking = [c for c in model if c not in data]
     return np.flatnonzero(keep), mapped[keep], dropped, lacking
-
-
-def _fer_split(ref: RunRef, split: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    cfg = ref.config
-    if split == "val" and cfg is not None and OmegaConf.select(cfg, "data.cv_folds"):
-        from fer.data.datamodule import fold_indices
-
-        images, labels = read_split(path, "Training")
-        _, held_out = fold_indices(labels, cfg.data.cv_folds, cfg.data.cv_fold, cfg.seed)
-        return images[held_out], labels[held_out]
-    return read_split(path, SPLITS[split])
 
 
 def evaluate(
@@ -105,11 +98,15 @@ def evaluate(
     probs = predictor.predict_faces(images, tta=tta)
     covered = [classes.index(c) for c in classes if c not in lacking]
     report = classification_report(labels, probs, classes, only=covered if lacking else None)
-    other = meta.name != FER2013.name or meta.classes != FER2013.classes
+    own = ref.data_path(None)  # the data the run trained on (FER2013 for the shipped model)
+    other = data is not None and Path(data).resolve() != own.resolve()
+    usage = meta.split_for(split)
+    if split == "val" and ref.config is not None and OmegaConf.select(ref.config, "data.cv_folds"):
+        usage = "held-out fold"
     report.update(
         model=str(ref.checkpoint),
         split=split,
-        usage=meta.split_for(split) if other else SPLITS[split],
+        usage=usage,
         dataset=meta.name,
         tta=tta,
         data=str(ref.data_path(data)),
@@ -125,7 +122,7 @@ def evaluate(
             np.array(report["confusion_matrix"]),
             classes,
             out_dir / "confusion_matrix.png",
-            f"{meta.name} {report['usage']}" if other else SPLITS[split],
+            f"{meta.name} {usage}" if other else usage,
         ),
         "reliability": reliability_figure(
             report["reliability"], report["ece"], out_dir / "reliability.png"
@@ -155,7 +152,7 @@ def evaluate(
 def format_report(report: dict[str, Any]) -> str:
     where = report["usage"]
     if report.get("dataset", "fer2013") != "fer2013":
-        where = f"{report['dataset']} {where}"
+        where = f"{report['dataset']} {where}"  # another dataset than FER2013
     lines = [
         f"{where} ({report['n']:,} faces, tta {report['tta']}): "
         f"accuracy {report['accuracy']:.4f}, balanced {report['balanced_accuracy']:.4f}, "

@@ -11,15 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fer.io import atomic_path  # noqa: E402
+from fer.io import save_figure  # noqa: E402
 
-
-def save(fig: plt.Figure, path: Path) -> Path:
-    """Save and close a figure, atomically."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+save = save_figure  # the figures here and elsewhere are saved the one atomic way
 
 
 def confusion_figure(cm: np.ndarray, classes: list[str], path: Path, title: str = "") -> Path:

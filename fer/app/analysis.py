@@ -84,7 +84,7 @@ def bars_figure(faces: list[FacePrediction], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fer.analysis.figures import save
+    from fer.io import save_figure as save
 
     classes = faces[0].classes
     fig, axes = plt.subplots(

@@ -19,8 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer.data.augment import build_augment
-from fer.data.hdf5 import read_split, training_splits
-from fer.labels import CLASSES
+from fer.data.hdf5 import dataset_meta, read_split, training_splits
 
 SAMPLERS = ("shuffle", "balanced")
 EVAL_ORDER_SEED = 0  # val and test are read in one fixed shuffled order, whatever the run's seed
@@ -114,14 +113,15 @@ class FERDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        splits = training_splits(self.path)  # FER2013's usages, or train/val/test of a folder set
-        images, labels = read_split(self.path, splits["train"])
+        splits = training_splits(self.path)  # FER2013's usages, or train/val/test of another set
+        self.meta = dataset_meta(self.path)
+        images, labels = read_split(self.path, splits["train"], classes=None)
         if self.cv_folds:
             train_idx, val_idx = fold_indices(labels, self.cv_folds, self.cv_fold, self.seed)
             val = (images[val_idx], labels[val_idx], val_idx)
             images, labels, rows = images[train_idx], labels[train_idx], train_idx
         else:
-            val_images, val_labels = read_split(self.path, splits["val"])
+            val_images, val_labels = read_split(self.path, splits["val"], classes=None)
             val = (val_images, val_labels, np.arange(len(val_labels)))
             rows = np.arange(len(labels))
         keep = subset_indices(labels, self.limit, self.seed)
@@ -129,7 +129,7 @@ class FERDataModule(L.LightningDataModule):
             self.transform.set_random_seed(self.seed)
         self.train_set = FaceDataset(images[keep], labels[keep], self.transform, rows[keep])
         self.val_set = self._eval_set(*val)
-        test_images, test_labels = read_split(self.path, splits["test"])
+        test_images, test_labels = read_split(self.path, splits["test"], classes=None)
         self.test_set = self._eval_set(test_images, test_labels, np.arange(len(test_labels)))
         if min(len(self.train_set), len(self.val_set), len(self.test_set)) == 0:
             raise ValueError(
@@ -146,7 +146,7 @@ class FERDataModule(L.LightningDataModule):
 
     def class_counts(self) -> np.ndarray:
         self.setup()
-        return np.bincount(self.train_set.labels, minlength=len(CLASSES))
+        return np.bincount(self.train_set.labels, minlength=len(self.meta.classes))
 
     def class_weights(self) -> list[float]:
         """Inverse-frequency weights n / (classes * count): balanced, 1 on average per sample."""

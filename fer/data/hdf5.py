@@ -151,14 +151,7 @@ def dataset_info(path: str | Path) -> tuple[DatasetMeta, dict[str, np.ndarray]]:
 
 
 def training_splits(path: str | Path) -> dict[str, str]:
-    """{role: split} of a file the models can train on: FER2013's seven classes as 48x48 grey
-    faces, with train, val and test splits (from fer-prepare of FER2013 or of a class-folder
-    set with the same classes). DatasetError says what is missing."""
+    """{role: split} of a file to train on: it needs train, val and test splits (FER2013's
+    usages, or a class-folder set's train/val/test). DatasetError says what is missing."""
     meta = dataset_meta(path)
-    if (meta.classes, meta.image_size, meta.channels) != (CLASSES, IMAGE_SIZE, 1):
-        raise DatasetError(
-            f"{path}: training needs FER2013's classes ({', '.join(CLASSES)}) as "
-            f"{IMAGE_SIZE}x{IMAGE_SIZE} grey faces; this file has {', '.join(meta.classes)} at "
-            f"{meta.image_size}x{meta.image_size}x{meta.channels} (evaluate on it: fer-eval --data)"
-        )
     return {role: meta.split_for(role) for role in ROLES}

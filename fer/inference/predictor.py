@@ -20,7 +20,7 @@ from PIL import Image
 from fer.checkpoint import ModelInfo, load_model
 from fer.framing import Framing
 from fer.inference.faces import FaceDetector
-from fer.preprocess import normalize, to_grey48
+from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision
 
 TTA_MODES = ("none", "flip", "crops")
@@ -40,7 +40,7 @@ class FacePrediction:
 
 
 def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
-    """Views of normalised faces (B, 1, H, W): none (1), flip (2), crops (10: 5 shifts x flip)."""
+    """Views of normalised faces (B, C, H, W): none (1), flip (2), crops (10: 5 shifts x flip)."""
     if mode not in TTA_MODES:
         raise ValueError(f"unknown tta {mode!r}; valid choices: {', '.join(TTA_MODES)}")
     if mode == "none":
@@ -87,16 +87,13 @@ class Predictor:
         return self._detector
 
     def preprocess(self, faces: Sequence[Image.Image | np.ndarray] | np.ndarray) -> torch.Tensor:
-        """Faces of any size, colour or grey -> uint8 (N, S, S), exactly as the training data."""
-        if (
-            isinstance(faces, np.ndarray)
-            and faces.ndim == 3
-            and faces.shape[1:] == (self.info.input_size,) * 2
-        ):
-            return torch.from_numpy(
-                np.ascontiguousarray(faces, dtype=np.uint8)
-            )  # already (N, S, S)
-        return torch.from_numpy(np.stack([to_grey48(f, self.info.input_size) for f in faces]))
+        """Faces of any size, colour or grey -> uint8 (N, S, S) grey or (N, S, S, 3) RGB, as
+        the model's training data was."""
+        size, channels = self.info.input_size, self.info.channels
+        stored = (size, size) if channels == 1 else (size, size, 3)
+        if isinstance(faces, np.ndarray) and faces.shape[1:] == stored:
+            return torch.from_numpy(np.ascontiguousarray(faces, dtype=np.uint8))  # as stored
+        return torch.from_numpy(np.stack([to_input(f, size, channels) for f in faces]))
 
     @torch.inference_mode()
     def predict_faces(

@@ -105,7 +105,7 @@ def timeline_figure(recording: Recording, path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fer.analysis.figures import save
+    from fer.io import save_figure as save
 
     faces = recording.faces()
     ids = sorted({f.face_id for _, f in faces})
