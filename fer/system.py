@@ -97,11 +97,12 @@ class EmotionClassifier(L.LightningModule):
         return self.net(x)
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        images, labels = batch
+        images, targets = batch  # labels, or label distributions (data.targets=soft)
         logits = self(images).float()
         loss = F.cross_entropy(
-            logits, labels, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing
+            logits, targets, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing
         )
+        labels = targets.argmax(1) if targets.is_floating_point() else targets
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{stage} loss is {loss.item()} at epoch {self.current_epoch}, step "

@@ -258,3 +258,76 @@ def test_a_64px_rgb_8_class_set_trains_evaluates_predicts_and_runs_on_video(tmp_
     assert "contempt" in frames_header and "contempt_smoothed" in frames_header
     photo = analyze_photo(predictor, face_photo(), tmp_path / "app")
     assert len(photo.rows) == 1 and "contempt" in photo.header
+
+
+def write_votes(path: Path, rows: list[tuple[str, str, list[int]]]) -> Path:
+    lines = [
+        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+    ]
+    lines += [f"{u},{name},{','.join(map(str, v))}" for u, name, v in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ferplus_majority_and_soft_targets_on_a_synthetic_pair(tmp_path, capsys):
+    from fer.data.ferplus import FERPLUS_CLASSES, majority
+    from fer.data.hdf5 import read_votes
+
+    from conftest import write_csv
+
+    written = write_csv(tmp_path / "fer2013.csv", per_class=8)  # 56 rows per usage, in order
+    # Votes per row: the face's own FER2013 class wins 7 of 10, except a few planted rows.
+    column = {0: 4, 1: 5, 2: 6, 3: 1, 4: 3, 5: 2, 6: 0}  # FER2013 label -> vote column
+    rows = []
+    for usage in USAGES:
+        for k, label in enumerate(written[usage][1]):
+            votes = [0] * 10
+            votes[column[int(label)]] = 7
+            votes[7] = 3  # contempt
+            name = f"fer{len(rows):07d}.png"
+            if k == 0:
+                votes = [0] * 8 + [0, 10]  # not a face, no name: skipped
+                name = ""
+            elif k == 1:
+                votes = [0] * 8 + [10, 0]  # all unknown: skipped
+            elif k == 2:
+                votes = [3, 3, 2, 2, 0, 0, 0, 0, 0, 0]  # no majority: skipped
+            elif k == 3:
+                votes = [1, 0, 0, 0, 0, 0, 0, 9, 0, 0]  # contempt wins
+            rows.append((usage, name, votes))
+    votes_file = write_votes(tmp_path / "fer2013new.csv", rows)
+    out = tmp_path / "ferplus.h5"
+    assert (
+        prepare_main([str(tmp_path / "fer2013.csv"), "--ferplus", str(votes_file), "-o", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "skipped 3 rows: no image name (not a face)" in printed
+    assert "skipped 3 rows: no majority" in printed
+    meta, counts = dataset_info(out)
+    assert meta.classes == FERPLUS_CLASSES and meta.name == "ferplus"
+    assert counts["Training"].sum() == 56 - 3 and counts["Training"][7] == 1  # one contempt
+    images, labels = read_split(out, "Training", classes=None)
+    votes = read_votes(out, "Training")
+    assert votes.shape == (53, 8) and np.allclose(votes.sum(1), 1)
+    assert (votes.argmax(1) == labels).all()
+    np.testing.assert_array_equal(images[1], written["Training"][0][4])  # row order kept
+    assert majority(np.array([4, 0, 0, 1, 3, 2, 0, 0, 0, 0])) is None  # 4 of 9 kept votes
+    assert majority(np.array([6, 0, 0, 1, 3, 0, 0, 0, 0, 0])) == CLASSES.index("neutral")
+    for targets in ("majority", "soft"):
+        run_dir = trained_run(out, tmp_path / targets, f"data.targets={targets}", "model.width=8")
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["status"] == "completed" and len(metrics["test"]) > 0
+        assert Predictor.load(run_dir).classes == FERPLUS_CLASSES
+
+
+def test_ferplus_needs_the_csv_and_soft_targets_need_votes(tmp_path, tiny_h5, capsys):
+    from conftest import folder_entries, write_folder
+
+    folder = write_folder(tmp_path / "kaggle", folder_entries())
+    votes = write_votes(tmp_path / "v.csv", [])
+    assert prepare_main([str(folder), "--ferplus", str(votes), "-o", str(tmp_path / "x.h5")]) == 1
+    assert "FER+ needs the original fer2013.csv" in capsys.readouterr().err
+    data = FERDataModule(path=str(tiny_h5), targets="soft")
+    with pytest.raises(DatasetError, match="data.targets=soft needs label distributions"):
+        data.setup()

@@ -19,8 +19,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer.data.augment import build_augment
-from fer.data.hdf5 import dataset_meta, read_split, training_splits
+from fer.data.hdf5 import DatasetError, dataset_meta, read_split, read_votes, training_splits
 
+TARGETS = ("majority", "soft")  # train on labels, or on label distributions (FER+ votes)
 SAMPLERS = ("shuffle", "balanced")
 EVAL_ORDER_SEED = 0  # val and test are read in one fixed shuffled order, whatever the run's seed
 START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -28,7 +29,8 @@ START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else 
 
 class FaceDataset(Dataset):
     """uint8 faces and labels in memory, with an optional albumentations transform; `index`
-    holds each face's row in its HDF5 split."""
+    holds each face's row in its HDF5 split. With `soft` (N, classes) label distributions, a
+    face's target is its distribution instead of its label (data.targets=soft)."""
 
     def __init__(
         self,
@@ -36,18 +38,23 @@ class FaceDataset(Dataset):
         labels: np.ndarray,
         transform: A.Compose | None = None,
         index: np.ndarray | None = None,
+        soft: np.ndarray | None = None,
     ):
         self.images, self.labels, self.transform = images, labels, transform
         self.index = np.arange(len(labels)) if index is None else np.asarray(index)
+        self.soft = soft
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         image = self.images[index]
         if self.transform is not None:
             image = self.transform(image=image)["image"]
-        return torch.from_numpy(np.ascontiguousarray(image)), int(self.labels[index])
+        pixels = torch.from_numpy(np.ascontiguousarray(image))
+        if self.soft is not None:
+            return pixels, torch.from_numpy(self.soft[index])
+        return pixels, int(self.labels[index])
 
 
 def seed_worker_transform(worker_id: int) -> None:
@@ -93,10 +100,16 @@ class FERDataModule(L.LightningDataModule):
         cv_folds: int = 0,
         cv_fold: int = 0,
         sampler: str = "shuffle",
+        targets: str = "majority",
         augment: dict[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
+        if targets not in TARGETS:
+            raise ValueError(
+                f"unknown data.targets {targets!r}; valid choices: {', '.join(TARGETS)}"
+            )
+        self.targets = targets
         if sampler not in SAMPLERS:
             raise ValueError(
                 f"unknown data.sampler {sampler!r}; valid choices: {', '.join(SAMPLERS)}"
@@ -127,7 +140,16 @@ class FERDataModule(L.LightningDataModule):
         keep = subset_indices(labels, self.limit, self.seed)
         if self.transform is not None:
             self.transform.set_random_seed(self.seed)
-        self.train_set = FaceDataset(images[keep], labels[keep], self.transform, rows[keep])
+        soft = None
+        if self.targets == "soft":
+            soft = read_votes(self.path, splits["train"])
+            if soft is None:
+                raise DatasetError(
+                    f"{self.path}: data.targets=soft needs label distributions, which this file "
+                    "has not (FER+: fer-prepare fer2013.csv --ferplus fer2013new.csv)"
+                )
+            soft = soft[rows[keep]]
+        self.train_set = FaceDataset(images[keep], labels[keep], self.transform, rows[keep], soft)
         self.val_set = self._eval_set(*val)
         test_images, test_labels = read_split(self.path, splits["test"], classes=None)
         self.test_set = self._eval_set(test_images, test_labels, np.arange(len(test_labels)))

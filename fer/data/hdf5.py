@@ -60,8 +60,10 @@ def write_dataset(
     source: str,
     sha256: str,
     meta: DatasetMeta = FER2013,
+    votes: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write the splits {name: (images, labels)} to `path` atomically (temporary file, rename)."""
+    """Write the splits {name: (images, labels)} to `path` atomically (temporary file, rename);
+    `votes`: per split, each face's label distribution (N, classes), e.g. FER+'s annotators."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format_version"] = FORMAT_VERSION
@@ -78,6 +80,8 @@ def write_dataset(
                 group = f.create_group(split)
                 group.create_dataset("images", data=images.astype(np.uint8), chunks=True)
                 group.create_dataset("labels", data=labels.astype(np.int64))
+                if votes is not None:
+                    group.create_dataset("votes", data=votes[split].astype(np.float32))
 
 
 def read_meta(f: h5py.File) -> DatasetMeta:
@@ -138,6 +142,12 @@ def read_split(
             meta = read_meta(f)
             raise DatasetError(f"{path}: no split {split!r} (it has: {', '.join(meta.splits)})")
         return f[split]["images"][:], f[split]["labels"][:]
+
+
+def read_votes(path: str | Path, split: str) -> np.ndarray | None:
+    """A split's label distributions (N, classes), or None when the file has none."""
+    with open_dataset(path, classes=None) as f:
+        return f[split]["votes"][:] if "votes" in f[split] else None
 
 
 def dataset_info(path: str | Path) -> tuple[DatasetMeta, dict[str, np.ndarray]]:

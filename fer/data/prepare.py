@@ -170,6 +170,14 @@ def _parser() -> argparse.ArgumentParser:
         help="split DIR/<class>/* into e.g. train=0.8,val=0.1,test=0.1 (stratified, seeded); "
         "default: all of it is an evaluation-only test split",
     )
+    parser.add_argument(
+        "--ferplus",
+        type=Path,
+        metavar="VOTES",
+        help="FER+ labels: with SOURCE the original fer2013.csv and VOTES Microsoft's "
+        "fer2013new.csv, write 8 classes (with contempt), majority labels and vote "
+        "distributions (train on them with data.targets=soft)",
+    )
     other.add_argument(
         "--detect",
         action="store_true",
@@ -196,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("SOURCE is required (or --info H5)")
         if args.size is not None and not 12 <= args.size <= 1024:
             parser.error("--size must be between 12 and 1024 pixels")
+        if args.ferplus:
+            from fer.data.ferplus import FERPLUS_CLASSES, convert_ferplus
+
+            counts, skipped = convert_ferplus(args.source, args.ferplus, args.output, args.force)
+            print(format_counts(counts, FERPLUS_CLASSES))
+            for reason, n in skipped.most_common():
+                print(f"skipped {n:,} rows: {reason}")
+            print(f"wrote {args.output}")
+            return 0
         generic = any(
             v is not None and v is not False
             for v in (args.size, args.channels, args.classes, args.split, args.detect or None)
