@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml
 
 format: install
 	$(BIN)/ruff check --fix .

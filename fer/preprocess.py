@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fer.labels import IMAGE_SIZE
+IMAGE_SIZE = 48  # FER2013's faces; a model's own size comes from its checkpoint
 
 # Image files fer reads (conversion and prediction alike).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})

@@ -18,11 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 from fer.callbacks import RunStats
 from fer.io import write_json
 from fer.loggers import wandb_experiment
-from fer.models.transfer import ENCODER_FILE, save_encoder
 from fer.naming import run_name
 from fer.ssl.data import PretrainData
 from fer.ssl.simclr import SimCLR
 from fer.train import make_trainer
+from fer.transfer import ENCODER_FILE, save_encoder
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from torchmetrics.classification import (
 from fer.checkpoint import checkpoint_metadata
 from fer.labels import CLASSES, IMAGE_SIZE
 from fer.models import build_model
-from fer.models.transfer import param_groups, prepare_for_training
 from fer.optim import configure_optimization
 from fer.preprocess import MEAN, STD, normalize
+from fer.transfer import param_groups, prepare_for_training
 
 log = logging.getLogger(__name__)
 STAGES = ("train", "val", "test")

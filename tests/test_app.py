@@ -180,8 +180,11 @@ def test_clip_gives_timeline_summary_and_video(page, server, tmp_path):
     # What the page shows is what it wrote: the timeline image, the annotated video, the
     # frames.csv it links to (4 sampled frames with one face each) and the summary.
     origin = server.rstrip("/")
-    timeline = page.locator("#clip-timeline img")
-    assert timeline.evaluate("img => img.complete && img.naturalWidth > 0")
+    page.wait_for_function(  # the timeline image is shown (loaded, not a broken link)
+        "() => { const img = document.querySelector('#clip-timeline img');"
+        " return img && img.complete && img.naturalWidth > 0; }",
+        timeout=30_000,
+    )
     video = page.locator("#clip-annotated video")
     video.wait_for(timeout=30_000)
     assert urllib.request.urlopen(video.get_attribute("src")).read()[:4] == b"\x1aE\xdf\xa3"  # WebM

@@ -14,8 +14,9 @@ from fer import Predictor
 from fer.analysis.evaluate import evaluate
 from fer.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_checkpoint
 from fer.data.hdf5 import read_split
-from fer.inference.predict_cli import header, main
+from fer.inference.predict_cli import main
 from fer.inference.predictor import tta_views
+from fer.inference.rows import header
 from fer.labels import CLASSES
 from fer.preprocess import normalize
 

@@ -14,8 +14,8 @@ from fer.analysis.compare import main as compare_main
 from fer.checkpoint import load_model
 from fer.models import build_model
 from fer.models.torchvision_nets import PretrainedWeightsError
-from fer.models.transfer import param_groups, prepare_for_training, read_encoder
 from fer.ssl.simclr import knn_accuracy, nt_xent
+from fer.transfer import param_groups, prepare_for_training, read_encoder
 
 from conftest import QUIET, REPO, compose_config, config, read_metrics, trained_run
 

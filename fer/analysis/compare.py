@@ -9,59 +9,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
+from fer.analysis.compare_plots import write_plots
 from fer.analysis.stats import AxisEffect, Comparison, Configuration, axis_effects, compare
 from fer.io import atomic_path
-from fer.naming import is_axis
 from fer.predictions import read_predictions
-
-
-@dataclass
-class Run:
-    path: Path
-    status: str  # completed | failed | interrupted | running (unfinished)
-    axes: dict[str, str] = field(default_factory=dict)  # override key -> value
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, *keys: str) -> Any:
-        value: Any = self.metrics
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        return value
-
-
-def find_runs(paths: list[str]) -> list[Run]:
-    """Every run directory at or below the given paths (globs allowed), in a stable order."""
-    found: set[Path] = set()
-    for pattern in paths:
-        matches = [Path(p) for p in glob.glob(pattern)] or [Path(pattern)]
-        for path in matches:
-            if not path.exists():
-                raise FileNotFoundError(f"{path}: no such run or sweep directory")
-            found |= {p.parent.parent for p in path.glob("**/.hydra/overrides.yaml")}
-    return [read_run(p) for p in sorted(found, key=_natural)]
-
-
-def read_run(path: Path) -> Run:
-    overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
-    axes = dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
-    axes = {k: v for k, v in axes.items() if is_axis(k)}
-    try:
-        metrics = json.loads((path / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        metrics = {"status": "running"}
-    return Run(path, metrics.get("status", "running"), axes, metrics)
+from fer.runs import Run, best_run, find_runs
 
 
 def swept_axes(runs: list[Run]) -> list[str]:
@@ -279,7 +239,6 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def write_outputs(runs: list[Run], out: Path) -> list[Path]:
     """comparison.csv, comparison.md and the plots into `out`; returns the plots."""
-    from fer.analysis.compare_plots import write_plots
 
     header, rows = table_rows(runs)
     with atomic_path(out / "comparison.csv") as tmp, tmp.open("w", newline="") as f:
@@ -304,11 +263,6 @@ def write_outputs(runs: list[Run], out: Path) -> list[Path]:
     return plots
 
 
-def best_run(runs: list[Run]) -> Run | None:
-    done = [r for r in runs if r.status == "completed"]
-    return max(done, key=lambda r: r.get("val", "acc")) if done else None
-
-
 def format_table(header: list[str], rows: list[list[str]]) -> str:
     shown = [[Path(r[0]).name, *r[1:]] for r in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *shown)]
@@ -325,10 +279,6 @@ def _plain_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
-
-
-def _natural(path: Path) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in path.parts)
 
 
 def main(argv: list[str] | None = None) -> int:

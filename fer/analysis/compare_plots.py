@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.analysis.compare import Run
 from fer.analysis.stats import AxisEffect
 from fer.naming import run_name
+from fer.runs import Run
 
 
 def val_curve(run: Run) -> tuple[list[int], list[float]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from fer.checkpoint import CheckpointError, resolve_checkpoint
+from fer.runs import find_runs
 
 DEFAULT_DATA = Path("data/fer2013.h5")
 
@@ -41,7 +42,6 @@ def is_sweep(path: str | Path) -> bool:
 
 def sweep_runs(path: str | Path) -> list[Path]:
     """The run directories of a sweep that have a best checkpoint, in job order."""
-    from fer.analysis.compare import find_runs
 
     return [
         r.path for r in find_runs([str(path)]) if (r.path / "checkpoints" / "best.ckpt").is_file()

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fer.inference.predict_cli import face_rows, header, read_image
+from fer.inference.images import read_image
 from fer.inference.predictor import FacePrediction, Predictor
+from fer.inference.rows import face_rows, header
 from fer.io import atomic_path
 
 

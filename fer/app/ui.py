@@ -17,8 +17,8 @@ import gradio as gr
 import pandas as pd  # a Gradio dependency
 
 from fer.app.analysis import analyze_clip, analyze_photo, model_card
-from fer.inference.predict_cli import header
 from fer.inference.predictor import Predictor
+from fer.inference.rows import header
 
 # System fonts only: the default theme would fetch its font from Google's CDN.
 THEME = gr.themes.Default(

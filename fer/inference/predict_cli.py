@@ -6,53 +6,16 @@ import argparse
 import csv
 import io
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from fer.inference.predictor import FacePrediction
-
-from fer.preprocess import IMAGE_SUFFIXES
+from fer.inference.images import image_paths, read_image
+from fer.inference.rows import face_rows, header
 
 DETECT_BATCH = 16  # images per MTCNN batch
 FACE_BATCH = 256  # images per batch with --no-detect
-
-
-def image_paths(paths: list[str]) -> Iterator[Path]:
-    """Files as given (any suffix: a bad one is reported when read); folders recursively."""
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            yield path
-
-
-def read_image(path: Path) -> Image.Image:
-    """Open an image fully (OSError / ValueError with a reason if it cannot be read)."""
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB")
-
-
-def header(classes: tuple[str, ...]) -> list[str]:
-    return ["path", "face", "x1", "y1", "x2", "y2", "det_prob", *classes, "label"]
-
-
-def face_rows(path: str, faces: list[FacePrediction], num_classes: int) -> list[list[str]]:
-    """The CSV rows of one image (see `header`): one per face, or one empty row if none."""
-    if not faces:
-        return [[path, "", "", "", "", "", "", *[""] * num_classes, ""]]
-    rows = []
-    for k, face in enumerate(faces):
-        box = [f"{v:.1f}" for v in face.box] if face.box else [""] * 4
-        prob = f"{face.det_prob:.4f}" if face.det_prob is not None else ""
-        rows.append([path, str(k), *box, prob, *(f"{p:.6f}" for p in face.probs), face.label])
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from fer.labels import CLASSES
 def resolve_model(model: str | None) -> str | None:
     """A sweep directory means its best run by validation accuracy (as fer-compare picks it)."""
     if model and Path(model).is_dir() and not (Path(model) / "checkpoints").is_dir():
-        from fer.analysis.compare import best_run, find_runs
+        from fer.runs import best_run, find_runs
 
         best = best_run(find_runs([model]))
         if best is None:

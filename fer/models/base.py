@@ -5,6 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# Defaults when a config says nothing: FER2013's 7 classes of 48x48 grey faces. Training fills in
+# the data's own (fer.train.model_for_data) and checkpoints store them; models know no dataset.
+NUM_CLASSES = 7
+INPUT_SIZE = 48
+
 
 class BackboneClassifier(nn.Module):
     """A subclass sets `backbone`, `head` and `num_features` and defines `forward_features`;

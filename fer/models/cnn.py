@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer.labels import CLASSES, IMAGE_SIZE
+from fer.models.base import INPUT_SIZE, NUM_CLASSES
 from fer.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -106,8 +106,8 @@ class ConvNet(nn.Module):
         head_hidden: int = 256,  # hidden units of the flatten head
         dropout: float = 0.3,  # dropout before the classifier (and in the flatten head)
         in_chans: int = 1,
-        num_classes: int = len(CLASSES),
-        input_size: int = IMAGE_SIZE,
+        num_classes: int = NUM_CLASSES,
+        input_size: int = INPUT_SIZE,
     ) -> None:
         super().__init__()
         validate_cnn(

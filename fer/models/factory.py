@@ -3,7 +3,7 @@
 Every model is a plain `nn.Module` with the same parts: a `backbone` (what pretraining learns and
 `model.freeze` freezes), a `head`, `forward_features` / `forward_head`, `embed(x) -> (B, D)` and
 `num_features`. The training-only keys (pretrained weights, an encoder to start from, freezing,
-the backbone's learning rate) are not architecture: `fer.models.transfer` applies them, so a
+the backbone's learning rate) are not architecture: `fer.transfer` applies them, so a
 checkpoint rebuilds its model without downloads or the files it was initialised from.
 """
 
@@ -17,7 +17,7 @@ from torch import nn
 from fer.models.cnn import ConvNet
 from fer.models.ensemble import Ensemble
 
-# Keys every model config may carry that only matter when training starts (fer.models.transfer).
+# Keys every model config may carry that only matter when training starts (fer.transfer).
 TRAINING_KEYS = ("pretrained", "weights_path", "init_from", "freeze", "backbone_lr_mult")
 
 

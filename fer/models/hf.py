@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer.labels import CLASSES
-from fer.models.base import BackboneClassifier
+from fer.models.base import NUM_CLASSES, BackboneClassifier
 from fer.models.torchvision_nets import IMAGENET_MEAN, IMAGENET_STD, PretrainedWeightsError
 from fer.preprocess import MEAN, STD
 
@@ -95,7 +94,7 @@ class HFBackbone(BackboneClassifier):
         name_or_path: str = "facebook/dinov2-small",  # hub id or local directory
         resize: int | None = None,  # side the face is resized to; None: the backbone's own
         dropout: float = 0.1,  # before the linear classifier
-        num_classes: int = len(CLASSES),
+        num_classes: int = NUM_CLASSES,
     ) -> None:
         from transformers import AutoConfig, AutoModel
 

@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer.labels import CLASSES
-from fer.models.base import BackboneClassifier
+from fer.models.base import NUM_CLASSES, BackboneClassifier
 from fer.preprocess import MEAN, STD
 
 ARCHES = ("vgg16", "resnet18", "mobilenet_v3_small")
@@ -58,7 +57,7 @@ class TorchvisionNet(BackboneClassifier):
         arch: str = "resnet18",  # vgg16 | resnet18 | mobilenet_v3_small
         resize: int = 64,  # side the 48x48 face is resized to before the trunk
         dropout: float = 0.2,  # before the new linear classifier
-        num_classes: int = len(CLASSES),
+        num_classes: int = NUM_CLASSES,
     ) -> None:
         super().__init__()
         if resize < 32:

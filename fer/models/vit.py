@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer.labels import CLASSES, IMAGE_SIZE
-from fer.models.base import BackboneClassifier
+from fer.models.base import INPUT_SIZE, NUM_CLASSES, BackboneClassifier
 
 POOLS = ("mean", "cls")
 
@@ -115,8 +114,8 @@ class ViT(BackboneClassifier):
         dropout: float = 0.1,  # before the classifier
         pool: str = "mean",  # mean (of the patch tokens) | cls (a class token)
         in_chans: int = 1,
-        num_classes: int = len(CLASSES),
-        input_size: int = IMAGE_SIZE,
+        num_classes: int = NUM_CLASSES,
+        input_size: int = INPUT_SIZE,
     ) -> None:
         super().__init__()
         if patch_size < 1 or input_size % patch_size:
