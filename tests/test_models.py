@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from fer.data.augment import build_augment
 from fer.models import build_model
+from fer.models.base import BackboneClassifier
 from fer.models.cnn import ConvNet, downsampling_blocks
 from fer.models.layers import ACTIVATIONS, NORMS, POOLINGS
 
@@ -106,5 +107,13 @@ def test_every_model_config_builds_and_classifies_a_face(name, tmp_path):
     """Every model= choice (hf needs a hub id or local files: test_transfer covers it)."""
     cfg = compose_config("train", "x.h5", tmp_path, f"model={name}", "++model.pretrained=false")
     model = build_model(OmegaConf.to_container(cfg.model)).eval()
+    x = torch.randn(2, 1, 48, 48)
     with torch.no_grad():
-        assert model(torch.randn(2, 1, 48, 48)).shape == (2, 7)
+        assert model(x).shape == (2, 7)
+        # One model contract: backbone, head, forward_features -> forward_head, embed.
+        assert isinstance(model, BackboneClassifier)
+        assert isinstance(model.backbone, torch.nn.Module) and isinstance(
+            model.head, torch.nn.Module
+        )
+        torch.testing.assert_close(model.forward_head(model.forward_features(x)), model(x))
+        assert model.embed(x).shape[0] == 2 and model.embed(x).dim() == 2

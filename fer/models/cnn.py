@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer.models.base import INPUT_SIZE, NUM_CLASSES
+from fer.models.base import INPUT_SIZE, NUM_CLASSES, BackboneClassifier
 from fer.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -87,7 +87,7 @@ class ConvBlock(nn.Module):
         return out if self.shortcut is None else out + self.shortcut(x)
 
 
-class ConvNet(nn.Module):
+class ConvNet(BackboneClassifier):
     """The configurable CNN: `forward_features` (B, 1, 48, 48) -> (B, C, h, w); `forward_head`."""
 
     def __init__(
@@ -167,12 +167,6 @@ class ConvNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(x)  # (B, C, h, w)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)  # (B, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     @property
     def backbone(self) -> nn.Module:
