@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from fer.analysis.metrics import classification_report
 from fer.analysis.runs import RunRef, is_sweep, resolve_run, sweep_runs
+from fer.analysis.scoring import score_faces
+from fer.analysis.wandb_log import log_to_run
 from fer.checkpoint import CheckpointError
 from fer.data.hdf5 import DatasetError, DatasetMeta, dataset_meta, read_split
+from fer.inference.predictor import Predictor
 from fer.io import write_json
 
 SPLITS = {"test": "PrivateTest", "val": "PublicTest"}
@@ -75,15 +77,6 @@ def evaluate(
     log_wandb: bool = True,
 ) -> dict[str, Any]:
     """Evaluate one model; returns the report written to metrics.json."""
-    from fer.analysis.figures import (
-        confusion_figure,
-        face_grid,
-        per_class_figure,
-        reliability_figure,
-    )
-    from fer.analysis.wandb_log import log_to_run
-    from fer.inference.predictor import Predictor
-
     ref = resolve_run(model)
     images, labels, meta = split_data(ref, split, data)
     predictor = Predictor.load(ref.checkpoint)
@@ -95,14 +88,19 @@ def evaluate(
             f"(data: {', '.join(meta.classes)}; model: {', '.join(classes)})"
         )
     images = images[rows]
-    probs = predictor.predict_faces(images, tta=tta)
     covered = [classes.index(c) for c in classes if c not in lacking]
-    report = classification_report(labels, probs, classes, only=covered if lacking else None)
     own = ref.data_path(None)  # the data the run trained on (FER2013 for the shipped model)
     other = data is not None and Path(data).resolve() != own.resolve()
     usage = meta.split_for(split)
     if split == "val" and ref.config is not None and OmegaConf.select(ref.config, "data.cv_folds"):
         usage = "held-out fold"
+    name = split if tta == "none" else f"{split}-tta-{tta}"
+    out_dir = ref.output_dir("eval", f"{meta.name}-{name}" if other else name, override=out)
+    title = f"{meta.name} {usage}" if other else usage
+    scored = score_faces(
+        predictor, images, labels, out_dir, title, tta, covered if lacking else None
+    )
+    report, figures = scored.report, scored.figures
     report.update(
         model=str(ref.checkpoint),
         split=split,
@@ -112,30 +110,6 @@ def evaluate(
         data=str(ref.data_path(data)),
         dropped=dropped,
         classes_not_in_data=lacking,
-    )
-    name = split if tta == "none" else f"{split}-tta-{tta}"
-    out_dir = ref.output_dir("eval", f"{meta.name}-{name}" if other else name, override=out)
-    if images.ndim == 4:  # colour data: the grid shows grey faces, as the model sees them
-        images = images.mean(-1).astype(np.uint8)
-    figures = {
-        "confusion_matrix": confusion_figure(
-            np.array(report["confusion_matrix"]),
-            classes,
-            out_dir / "confusion_matrix.png",
-            f"{meta.name} {usage}" if other else usage,
-        ),
-        "reliability": reliability_figure(
-            report["reliability"], report["ece"], out_dir / "reliability.png"
-        ),
-        "per_class": per_class_figure(report["per_class"], out_dir / "per_class.png"),
-    }
-    pred = probs.argmax(1)
-    wrong = np.flatnonzero(pred != labels)[:32]
-    figures["misclassified"] = face_grid(
-        images[wrong],
-        [f"{classes[labels[i]]} → {classes[pred[i]]}\n{probs[i, pred[i]]:.0%}" for i in wrong],
-        out_dir / "misclassified.png",
-        "Misclassified: true → predicted (confidence)",
     )
     write_json(out_dir / "metrics.json", report)
     if log_wandb:

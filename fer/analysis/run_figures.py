@@ -1,4 +1,5 @@
-"""What every run records at its end: test confusion matrix, per-class scores, filters, examples.
+"""What every run records at its end: fer-eval's report and figures on test (one routine,
+`fer.analysis.scoring`), example predictions and the filters.
 
 The figures are PNGs in RUN_DIR/figures/, so nothing depends on W&B to be seen; when the run
 logs to W&B the same results go there too (an interactive confusion matrix, tables, images and
@@ -13,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from fer.analysis.figures import confusion_figure, face_grid, per_class_figure
-from fer.analysis.metrics import classification_report
+from fer.analysis.figures import face_grid
+from fer.analysis.scoring import score_faces
 from fer.analysis.visualize import filter_figures
 from fer.inference.predictor import Predictor
 
@@ -36,29 +37,21 @@ def write_run_figures(
     """Predict the test set with the selected checkpoint and write the figures."""
     predictor = Predictor.load(checkpoint)
     classes = list(predictor.classes)
-    probs = predictor.predict_faces(images)
-    report = classification_report(labels, probs, classes)
     out = run_dir / "figures"
+    scored = score_faces(predictor, images, labels, out, "test")  # what fer-eval draws too
+    report, probs, paths = scored.report, scored.probs, dict(scored.figures)
     pred = probs.argmax(1)
     rng = np.random.default_rng(0)
     right, wrong = np.flatnonzero(pred == labels), np.flatnonzero(pred != labels)
     samples = np.concatenate([rng.permutation(right)[:SAMPLES], rng.permutation(wrong)[:SAMPLES]])
-    paths = {
-        "confusion_matrix": confusion_figure(
-            np.array(report["confusion_matrix"]),
-            classes,
-            out / "confusion_matrix.png",
-            "test (PrivateTest)",
-        ),
-        "per_class": per_class_figure(report["per_class"], out / "per_class.png"),
-        "predictions": face_grid(
-            images[samples],
-            [f"{classes[labels[i]]} → {classes[pred[i]]} {probs[i, pred[i]]:.0%}" for i in samples],
-            out / "predictions.png",
-            "Test predictions: true → predicted (green right, red wrong)",
-            colors=["green" if pred[i] == labels[i] else "red" for i in samples],
-        ),
-    }
+    shown = images.mean(-1).astype(np.uint8) if images.ndim == 4 else images
+    paths["predictions"] = face_grid(
+        shown[samples],
+        [f"{classes[labels[i]]} → {classes[pred[i]]} {probs[i, pred[i]]:.0%}" for i in samples],
+        out / "predictions.png",
+        "Test predictions: true → predicted (green right, red wrong)",
+        colors=["green" if pred[i] == labels[i] else "red" for i in samples],
+    )
     paths.update(filter_figures(predictor.model, out, limit=MAX_FILTER_FIGURES))
     return RunFigures(report, probs, samples, paths)
 
