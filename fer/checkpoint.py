@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from fer.framing import FER2013, Framing
+from fer.io import atomic_path
 from fer.models import build_model
 
 FORMAT_VERSION = 1
@@ -121,8 +122,6 @@ def export_model(checkpoint_path: str | Path, out: str | Path) -> Path:
     """Write a checkpoint's model as .safetensors (weights + `fer` metadata), no pickle at all."""
     from safetensors.torch import save_file
 
-    from fer.io import atomic_path
-
     model, info = load_model(checkpoint_path)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(out) as tmp:
@@ -134,8 +133,6 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     """Write the ensemble of several models (checkpoints, run dirs or .safetensors) as one
     .safetensors file: their mean probability, loadable wherever a single model is."""
     from safetensors.torch import save_file
-
-    from fer.io import atomic_path
 
     loaded = [load_model(p) for p in paths]
     first = loaded[0][1]

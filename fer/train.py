@@ -148,6 +148,7 @@ def run(
                 }
             )
         if cfg.figures and best:
+            # matplotlib and the evaluation code: imported only when figures are drawn
             from fer.analysis.run_figures import log_run_figures, write_run_figures
 
             test_set = data.test_set

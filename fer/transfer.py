@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from fer.checkpoint import CheckpointError, load_model
+from fer.io import atomic_path
 from fer.models.factory import architecture
 
 ENCODER_FILE = "encoder.safetensors"
@@ -66,8 +68,6 @@ def save_encoder(
     """Write `net.backbone` as safetensors with the model config and `info` as metadata."""
     from safetensors.torch import save_file
 
-    from fer.io import atomic_path
-
     name, arch = architecture(model_config)
     state = {k: v.detach().contiguous() for k, v in net.backbone.state_dict().items()}
     meta = {"model": {"name": name, **arch}, **info}
@@ -81,8 +81,6 @@ def read_encoder(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     fer checkpoint, run directory or exported model (its backbone)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
-
-    from fer.checkpoint import CheckpointError, load_model
 
     path = Path(path)
     if (path / ENCODER_FILE).is_file():

@@ -331,3 +331,26 @@ def test_ferplus_needs_the_csv_and_soft_targets_need_votes(tmp_path, tiny_h5, ca
     data = FERDataModule(path=str(tiny_h5), targets="soft")
     with pytest.raises(DatasetError, match="data.targets=soft needs label distributions"):
         data.setup()
+
+
+def test_detect_cuts_the_face_out_of_photographs(tmp_path, capsys):
+    from conftest import face_photo
+
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    photo = Image.open(face_photo()).convert("RGB")
+    canvas = Image.new("RGB", (photo.width * 2, photo.height * 2), (90, 90, 90))
+    canvas.paste(photo, (photo.width // 2, photo.height // 3))  # a face somewhere in a photo
+    canvas.save(tmp_path / "photos" / "happy" / "person.jpg")
+    Image.new("RGB", (320, 240), (120, 120, 120)).save(tmp_path / "photos" / "happy" / "wall.jpg")
+    out = tmp_path / "faces.h5"
+    assert prepare_main([str(tmp_path / "photos"), "-o", str(out), "-q", "--detect"]) == 0
+    assert "skipped 1: no face found (e.g. happy/wall.jpg)" in capsys.readouterr().err
+    images, labels = read_split(out, "test", classes=None)
+    assert images.shape == (1, 48, 48) and labels.tolist() == [0]
+    # The crop is the face, framed as inference frames it: the shipped model reads it as fer
+    # reads the same photograph through detection.
+    predictor = Predictor.load()
+    direct = predictor.predict_faces(images)[0]
+    saved = Image.open(tmp_path / "photos" / "happy" / "person.jpg")
+    (through,) = predictor.predict_image(saved)
+    np.testing.assert_allclose(direct, through.probs, atol=1e-4)

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from fer.data.hdf5 import read_split
+from fer.data.hdf5 import dataset_meta, read_split
 from fer.data.prepare import main
 from fer.labels import CLASSES, USAGES
 
@@ -26,7 +26,8 @@ def test_csv_converts_exactly(tmp_path):
     assert prepare(tmp_path / "fer2013.csv", "-o", tmp_path / "out.h5") == 0
     with h5py.File(tmp_path / "out.h5") as f:
         assert list(f.attrs["classes"]) == list(CLASSES)
-        assert f.attrs["format_version"] == 1
+        assert f.attrs["format_version"] == 2 and f.attrs["channels"] == 1
+        assert f.attrs["image_size"] == 48 and list(f.attrs["splits"]) == list(USAGES)
         assert f.attrs["source"] == "fer2013.csv"
         assert len(f.attrs["source_sha256"]) == 64
         for usage in USAGES:
@@ -184,6 +185,11 @@ def test_bad_image_names_the_file(tmp_path, capsys, case, form):
         source = write_zip(tmp_path / "fer.zip", entries)
     else:
         source = write_folder(tmp_path / "fer", entries)
+    if form == "folder" and case == "unknown class folder":
+        # Not FER2013's classes: a folder is read as any labelled set, contempt kept as a class.
+        assert prepare(source, "-o", tmp_path / "out.h5") == 0
+        assert dataset_meta(tmp_path / "out.h5").classes[-1] == "contempt"
+        return
     assert prepare(source, "-o", tmp_path / "out.h5") == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and next(iter(bad)).split("/")[-1] in err and message in err

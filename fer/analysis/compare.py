@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if best is not None:
         print(f"best by val acc ({best.get('val', 'acc'):.4f}): {best.path}")
     if args.wandb:
-        from fer.analysis.wandb_log import update_summary
+        from fer.analysis.wandb_log import update_summary  # only with --wandb
 
         summaries = wandb_summaries(runs, comparisons)
         updated = sum(

@@ -43,7 +43,7 @@ def write_plots(
     95% intervals instead of means ± std."""
     import matplotlib.pyplot as plt
 
-    from fer.analysis.figures import save
+    from fer.analysis.figures import save  # matplotlib: imported only when drawing
 
     done = [r for r in runs if r.status == "completed"]
     if not done:
@@ -139,7 +139,7 @@ def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
     with its 95% paired-bootstrap interval; intervals that cross 0 are within noise."""
     import matplotlib.pyplot as plt
 
-    from fer.analysis.figures import save
+    from fer.analysis.figures import save  # matplotlib: imported only when drawing
 
     axes = list(dict.fromkeys(e.axis for e in effects))
     fig, axs = plt.subplots(1, len(axes), figsize=(4.2 * len(axes), 3.6), squeeze=False)

@@ -47,7 +47,7 @@ def split_data(
     meta = dataset_meta(path)
     cfg = ref.config
     if split == "val" and cfg is not None and OmegaConf.select(cfg, "data.cv_folds"):
-        from fer.data.datamodule import fold_indices
+        from fer.data.datamodule import fold_indices  # imports Lightning: k-fold runs only
 
         images, labels = read_split(path, meta.split_for("train"), classes=None)
         _, held_out = fold_indices(labels, cfg.data.cv_folds, cfg.data.cv_fold, cfg.seed)

@@ -107,7 +107,7 @@ def filter_figures(model: nn.Module, out_dir: Path, limit: int | None = None) ->
     layers output x input channels (one image per layer: fast even for 16 x 16 kernels)."""
     import matplotlib.pyplot as plt
 
-    from fer.analysis.figures import save
+    from fer.analysis.figures import save  # matplotlib: imported only when drawing
 
     cmap = plt.get_cmap("bwr").with_extremes(bad="white")
     figures: dict[str, Path] = {}
@@ -142,8 +142,8 @@ def visualize(
     """Write every figure; returns {name: path}."""
     import matplotlib.pyplot as plt
 
-    from fer.analysis.figures import save
-    from fer.analysis.wandb_log import log_to_run
+    from fer.analysis.figures import save  # matplotlib: imported only when drawing
+    from fer.analysis.wandb_log import log_to_run  # only when logging to W&B
 
     ref = resolve_run(model_arg)
     model, info = load_model(ref.checkpoint)

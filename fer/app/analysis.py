@@ -16,10 +16,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from fer.checkpoint import DEFAULT_MODEL, load_model, resolve_checkpoint
 from fer.inference.images import read_image
+from fer.inference.overlay import draw
 from fer.inference.predictor import FacePrediction, Predictor
 from fer.inference.rows import face_rows, header
+from fer.inference.video import VideoError, analyze_video
 from fer.io import atomic_path
+from fer.io import save_figure as save
 
 
 @dataclass
@@ -71,8 +75,6 @@ def annotate(rgb: np.ndarray, faces: list[FacePrediction]) -> np.ndarray:
     """The photo with each face's box, index, label and confidence bar (as fer-video draws)."""
     import cv2
 
-    from fer.inference.overlay import draw
-
     classes = faces[0].classes
     drawn = draw(rgb, [(f.box, k, f.probs) for k, f in enumerate(faces)], classes)
     return cv2.cvtColor(drawn, cv2.COLOR_BGR2RGB)
@@ -84,8 +86,6 @@ def bars_figure(faces: list[FacePrediction], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from fer.io import save_figure as save
 
     classes = faces[0].classes
     fig, axes = plt.subplots(
@@ -110,8 +110,6 @@ def analyze_clip(
     progress: Any = None,
 ) -> VideoResult:
     """fer-video's pipeline on one clip; the annotated video as WebM so browsers play it."""
-    from fer.inference.video import VideoError, analyze_video
-
     path = Path(path)
     try:
         summary = analyze_video(
@@ -140,8 +138,6 @@ def analyze_clip(
 
 def model_card(model: str | None) -> tuple[str, Path | None]:
     """Markdown describing the loaded model, and a confusion-matrix image when there is one."""
-    from fer.checkpoint import DEFAULT_MODEL, load_model, resolve_checkpoint
-
     checkpoint = resolve_checkpoint(model)
     if checkpoint == DEFAULT_MODEL:
         card = DEFAULT_MODEL.with_name("MODEL_CARD.md")

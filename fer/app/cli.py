@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-upload-mb must be positive")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
+    # Deferred: torch, Gradio and the model load only once the arguments are known good.
     from fer.checkpoint import CheckpointError
     from fer.inference.predictor import Predictor
 

@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from fer.data.hdf5 import DatasetMeta
 from fer.data.sources import PrepareError
 from fer.labels import CLASSES
-from fer.preprocess import IMAGE_SUFFIXES
+from fer.preprocess import IMAGE_SUFFIXES, to_input
 
 SPLIT_NAMES = ("train", "val", "test")
 SPLIT_SEED = 0
@@ -85,9 +85,8 @@ def face_loader(detector: object, framing: object) -> Callable[[Path, int, int],
         faces = detector.detect([rgb])[0]
         if not faces:
             return None
-        crop = Image.fromarray(framing.crop(rgb, faces[0].box, faces[0].landmarks))
-        crop = crop.convert("L" if channels == 1 else "RGB").resize((size, size))
-        return np.asarray(crop, dtype=np.uint8)
+        crop = framing.crop(rgb, faces[0].box, faces[0].landmarks)
+        return to_input(crop, size, channels)  # as the Predictor converts a detected face
 
     return load
 

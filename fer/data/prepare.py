@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from fer.data.folders import FolderReport, is_fer2013_folder, parse_fractions, read_folders
+from fer.data.ferplus import FERPLUS_CLASSES, convert_ferplus
+from fer.data.folders import (
+    FolderReport,
+    face_loader,
+    is_fer2013_folder,
+    parse_fractions,
+    read_folders,
+)
 from fer.data.hdf5 import DatasetError, dataset_info, write_dataset
 from fer.data.sources import Invalid, PrepareError, Sample, read_source
 from fer.labels import CLASSES, USAGES
@@ -98,7 +105,7 @@ def convert_folders(source: Path, output: Path, args: argparse.Namespace) -> Fol
         raise PrepareError(f"{output}: already exists; pass --force to overwrite it")
     load = None
     if args.detect:
-        from fer.data.folders import face_loader
+        # Deferred: the detector imports torch, needed only with --detect.
         from fer.framing import FER2013 as FRAMING
         from fer.inference.faces import FaceDetector
 
@@ -205,8 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.size is not None and not 12 <= args.size <= 1024:
             parser.error("--size must be between 12 and 1024 pixels")
         if args.ferplus:
-            from fer.data.ferplus import FERPLUS_CLASSES, convert_ferplus
-
             counts, skipped = convert_ferplus(args.source, args.ferplus, args.output, args.force)
             print(format_counts(counts, FERPLUS_CLASSES))
             for reason, n in skipped.most_common():

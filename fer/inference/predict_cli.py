@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.margin is not None and args.margin <= -0.5:
         parser.error("--margin must be greater than -0.5 (the crop needs a size)")
 
+    # Deferred: torch loads only once the arguments are known good (fast --help).
     from fer.checkpoint import CheckpointError
     from fer.framing import Framing
     from fer.inference.predictor import Predictor

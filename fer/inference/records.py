@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fer.inference.pipeline import FaceRecord, FrameRecord
-from fer.io import atomic_path, write_json
+from fer.io import atomic_path, save_figure, write_json
 
 FILES = ("frames.csv", "summary.json", "timeline.png")
 
@@ -105,8 +105,6 @@ def timeline_figure(recording: Recording, path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fer.io import save_figure as save
-
     faces = recording.faces()
     ids = sorted({f.face_id for _, f in faces})
     fig, axes = plt.subplots(
@@ -126,4 +124,4 @@ def timeline_figure(recording: Recording, path: Path, title: str) -> Path:
     axes[-1, 0].set_xlabel("time (s)")
     if ids:
         axes[0, 0].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return save(fig, path)
+    return save_figure(fig, path)

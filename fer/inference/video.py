@@ -18,7 +18,7 @@ import numpy as np
 from fer.framing import Framing
 from fer.inference.frames import VideoError, open_video, sample_frames, video_rate_and_length
 from fer.inference.overlay import draw
-from fer.inference.pipeline import FrameRecord
+from fer.inference.pipeline import FramePipeline, FrameRecord
 from fer.inference.predictor import Predictor
 from fer.inference.records import Recording
 
@@ -73,8 +73,6 @@ def analyze_video(
     `video_format`: mp4 (MPEG-4 part 2, plays in desktop players) or webm (VP8, plays in every
     browser). `framing`: how faces are cut (default: the model's own). `smoothing_s`: the window
     of the smoothed columns of frames.csv and the timeline's lines."""
-    from fer.inference.pipeline import FramePipeline
-
     start = time.perf_counter()
     if video_format not in VIDEO_CODECS:
         raise ValueError(f"video_format must be one of {', '.join(VIDEO_CODECS)}")

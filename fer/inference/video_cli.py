@@ -12,13 +12,12 @@ from typing import Any
 from tqdm import tqdm
 
 from fer.labels import CLASSES
+from fer.runs import best_run, find_runs
 
 
 def resolve_model(model: str | None) -> str | None:
     """A sweep directory means its best run by validation accuracy (as fer-compare picks it)."""
     if model and Path(model).is_dir() and not (Path(model) / "checkpoints").is_dir():
-        from fer.runs import best_run, find_runs
-
         best = best_run(find_runs([model]))
         if best is None:
             raise ValueError(f"{model}: no completed run to take the best from")
@@ -51,7 +50,7 @@ def record_camera(camera: int | str, seconds: float, out: Path, show: bool) -> P
     OUT/camera-<time>.mp4 (the picture in a window with --show)."""
     import cv2
 
-    from fer.inference.frames import VideoError, open_camera, video_rate_and_length
+    from fer.inference.frames import VideoError, open_camera, video_rate_and_length  # cv2
 
     cap = open_camera(camera)
     rate, _ = video_rate_and_length(cap)
@@ -100,6 +99,7 @@ def record_camera(camera: int | str, seconds: float, out: Path, show: bool) -> P
 
 def run_live(args: argparse.Namespace, predictor: Any, framing: Any) -> int:
     """--live: the camera in a window with each face's smoothed emotion; q quits, s saves."""
+    # Deferred like main's: torch and OpenCV load once the arguments are known good.
     from fer.inference.frames import LiveSource
     from fer.inference.live import LiveSession, gui_problem, run_window
 
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fps < 0:
         parser.error("--fps must be 0 (every frame) or positive")
 
+    # Deferred: torch and OpenCV load only once the arguments are known good (fast --help).
     from fer.checkpoint import CheckpointError
     from fer.framing import Framing
     from fer.inference.frames import camera_source

@@ -28,7 +28,7 @@ def _torchvision(**kwargs: Any) -> nn.Module:
 
 
 def _vit(**kwargs: Any) -> nn.Module:
-    from fer.models.vit import ViT
+    from fer.models.vit import ViT  # imported when used, like the other non-default models
 
     return ViT(**kwargs)
 
