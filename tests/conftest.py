@@ -174,19 +174,36 @@ def make_clip(
     return path
 
 
-def make_camera_video(path: Path, rate: int = 15) -> Path:
-    """A .y4m for Chromium's fake camera (640x480): the astronaut for 2 s, an empty wall for
-    1 s, the astronaut again for 2 s; Chromium loops it."""
+def make_camera_video(path: Path, rate: int = 15, clip: Path | None = None) -> Path:
+    """A .y4m for Chromium's fake camera (640x480), looped by Chromium: `clip` (a real face
+    video, letterboxed) when given, an empty wall for 1 s, then the astronaut for 2 s."""
     import cv2
     from skimage import data
 
     face = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (300, 300))
+    frames = []
+    if clip is not None:
+        cap = cv2.VideoCapture(str(clip))
+        step = max(cap.get(cv2.CAP_PROP_FPS) / rate, 1.0)
+        for k in range(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if k % step < 1:  # resampled to `rate`
+                canvas = np.full((480, 640, 3), 40, np.uint8)
+                h, w = min(frame.shape[0], 480), min(frame.shape[1], 640)
+                y, x = (480 - h) // 2, (640 - w) // 2
+                canvas[y : y + h, x : x + w] = frame[:h, :w]
+                frames.append(canvas)
+        cap.release()
+    frames += [np.full((480, 640, 3), 90, np.uint8)] * rate  # the wall
+    for k in range(2 * rate):
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        x = 120 + 4 * (k % rate)
+        frame[90:390, x : x + 300] = face
+        frames.append(frame)
     with path.open("wb") as f:
         f.write(f"YUV4MPEG2 W640 H480 F{rate}:1 Ip A1:1 C420jpeg\n".encode())
-        for k in range(5 * rate):
-            frame = np.full((480, 640, 3), 90, np.uint8)
-            if not rate * 2 <= k < rate * 3:
-                x = 120 + 4 * (k % rate)
-                frame[90:390, x : x + 300] = face
+        for frame in frames:
             f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
     return path

@@ -24,7 +24,7 @@ from fer.app.analysis import analyze_clip, analyze_photo
 from fer.inference.predictor import Predictor
 from fer.labels import CLASSES
 
-from conftest import REPO, make_camera_video, make_clip
+from conftest import REPO, SHARED, make_camera_video, make_clip
 
 SCREENSHOTS = REPO / "test-output"
 UPLOAD_LIMIT_MB = 2
@@ -203,9 +203,12 @@ def test_clip_gives_timeline_summary_and_video(page, server, tmp_path):
 
 @pytest.fixture(scope="module")
 def camera_page(server, playwright, tmp_path_factory):
-    """A second browser whose camera is a fake one playing a made-up clip (a face, a wall, a
-    face again), as a person in front of a webcam would look."""
-    camera = make_camera_video(tmp_path_factory.mktemp("camera") / "camera.y4m")
+    """A second browser whose camera is a fake one: a shared face video (neutral, then a
+    smile), a wall, the astronaut, looped, as a person in front of a webcam would look."""
+    clip = SHARED / "video" / "single_face.mp4"  # a man going from neutral to a broad smile
+    camera = make_camera_video(
+        tmp_path_factory.mktemp("camera") / "camera.y4m", clip=clip if clip.is_file() else None
+    )
     fake = [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
@@ -228,8 +231,8 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
         "() => Number(document.querySelector('#live-stats').dataset.frames || 0) >= 10",
         timeout=60_000,
     )
-    seen, deadline = [], time.time() + 8
-    while time.time() < deadline:  # the clip loops every 5 s: face, wall, face
+    seen, deadline = [], time.time() + 12
+    while time.time() < deadline:  # the camera loops every 5.4 s: the man, a wall, the astronaut
         labels = stats.get_attribute("data-labels")
         if not seen or seen[-1] != labels:
             seen.append(labels)
@@ -238,8 +241,10 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
     latency = float(stats.get_attribute("data-latency"))
     assert "no face" in seen  # the wall
     faces = [s for s in seen if s != "no face"]
-    assert all(s.endswith("happy") for s in faces)  # the astronaut smiles
     assert len({s.split()[0] for s in faces}) >= 2  # a new track after the wall: labels update
+    assert any(s.endswith("happy") for s in faces)  # the smiles
+    if (SHARED / "video" / "single_face.mp4").is_file():
+        assert any(s.endswith("neutral") for s in faces)  # the man before he smiles
     assert fps >= 5 and latency <= 300, (fps, latency)  # README: the figures on an idle machine
     page.locator("#live").screenshot(path=str(SCREENSHOTS / "app_live.png"))
     page.locator("#live-stop").click()
@@ -251,7 +256,9 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
     page.locator("#live-saved a.live-file").first.wait_for(timeout=60_000)
     folder = Path(page.locator("#live-saved").get_attribute("data-folder"))
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["frames_sampled"] >= int(frames) and summary["dominant_emotion"] == "happy"
+    assert (
+        summary["frames_sampled"] >= int(frames) and summary["dominant_emotion"] == "happy"
+    )  # 3.4 of 4.4 s of faces smile
     assert (folder / "timeline.png").stat().st_size > 0
     with (folder / "frames.csv").open() as f:
         assert sum(1 for _ in f) > int(frames)  # a header and a row per frame at least
