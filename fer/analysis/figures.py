@@ -89,7 +89,7 @@ def face_grid(
     cols: int = 8,
     colors: list[str] | None = None,
 ) -> Path:
-    """A grid of grey faces with a caption under each."""
+    """A grid of faces (grey, or RGB shown in colour) with a caption under each."""
     rows = max(1, int(np.ceil(len(images) / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.6, rows * 1.9), squeeze=False)
     for ax in axes.flat:

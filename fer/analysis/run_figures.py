@@ -44,9 +44,8 @@ def write_run_figures(
     rng = np.random.default_rng(0)
     right, wrong = np.flatnonzero(pred == labels), np.flatnonzero(pred != labels)
     samples = np.concatenate([rng.permutation(right)[:SAMPLES], rng.permutation(wrong)[:SAMPLES]])
-    shown = images.mean(-1).astype(np.uint8) if images.ndim == 4 else images
     paths["predictions"] = face_grid(
-        shown[samples],
+        images[samples],
         [f"{classes[labels[i]]} → {classes[pred[i]]} {probs[i, pred[i]]:.0%}" for i in samples],
         out / "predictions.png",
         "Test predictions: true → predicted (green right, red wrong)",

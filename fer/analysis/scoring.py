@@ -42,8 +42,6 @@ def score_faces(
     classes = list(predictor.classes)
     probs = predictor.predict_faces(images, tta=tta)
     report = classification_report(labels, probs, classes, only=only)
-    if images.ndim == 4:  # colour faces: the grid shows them grey, as a grey model sees them
-        images = images.mean(-1).astype(np.uint8)
     pred = probs.argmax(1)
     wrong = np.flatnonzero(pred != labels)[:MISCLASSIFIED]
     figures = {
