@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,14 @@ class FaceDetector:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.mtcnn = BatchedMTCNN(min_face_size=min_face_size, device=device)
         self.threshold = threshold
+
+    def with_min_face(self, min_face_size: int) -> FaceDetector:
+        """This detector searching down to another face size; the networks are shared, not
+        loaded again."""
+        other = copy.copy(self)
+        other.mtcnn = copy.copy(self.mtcnn)
+        other.mtcnn.min_face_size = min_face_size
+        return other
 
     def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
         """Faces per image, most confident first; images of one size go through in one batch."""
@@ -64,7 +73,7 @@ class TrackingDetector:
 
     def __init__(self, full: FaceDetector, full_every: int = 10) -> None:
         self.full = full
-        self.region = FaceDetector(full.mtcnn.device, min_face_size=24, threshold=full.threshold)
+        self.region = full.with_min_face(24)
         self.full_every = full_every
         self.frames = 0
         self.faces: list[Face] = []

@@ -44,9 +44,8 @@ class LiveSession:
         framing: Framing | None = None,
         detector: FaceDetector | TrackingDetector | None = None,
     ) -> None:
-        detector = detector or TrackingDetector(
-            FaceDetector(predictor.device, min_face_size=min_face_size)
-        )
+        # The predictor's networks, shared by every session: only the smallest face differs.
+        detector = detector or TrackingDetector(predictor.detector.with_min_face(min_face_size))
         self.pipeline = FramePipeline(predictor, framing, smoothing_s, detector)
         self.classes = predictor.classes
         self.recording = Recording(self.classes)
