@@ -4,15 +4,16 @@
 
 Writes `models/NAME.safetensors` (the selected checkpoint's model, weights and `fer` metadata,
 no pickle) and `models/NAME.json` (the command, epochs, wall time, hardware and the run's own
-PublicTest / PrivateTest accuracy). Runs and checkpoints are not kept between sessions; these
-two files are, and `scripts/ship_model.py` builds the shipped ensemble from them.
+PublicTest / PrivateTest accuracy). A run started from another member
+(`model.init_from=models/OTHER.safetensors`) records it as `init_from`, and its
+`total_training_wall_time_s` adds the parent's. Runs and checkpoints are not kept between
+sessions; these two files are, and `scripts/ship_model.py` builds the shipped ensemble from them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import yaml
 
 from fer.checkpoint import CheckpointError, export_model
 from fer.io import write_json
-from fer.runtime import cpu_name
+from fer.runtime import hardware
 
 MEMBERS = Path("models")
 
@@ -34,6 +35,19 @@ def training_facts(metrics: dict) -> dict:
         "train_images_per_s": metrics["train_images_per_s"],
         "precision": metrics["precision"],
     }
+
+
+def lineage(run_dir: Path, own_time_s: float) -> dict:
+    """`init_from` (the parent member's name) and the total training time, parent included, when
+    the run started from a kept member's weights; the own time alone otherwise."""
+    overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    init = next((o.split("=", 1)[1] for o in overrides if o.startswith("model.init_from=")), None)
+    parent_card = Path(init).with_suffix(".json") if init else None
+    if parent_card is None or not parent_card.is_file():
+        return {"init_from": init, "total_training_wall_time_s": own_time_s}
+    parent = json.loads(parent_card.read_text())
+    total = parent.get("total_training_wall_time_s", parent["training_wall_time_s"])
+    return {"init_from": parent["name"], "total_training_wall_time_s": own_time_s + total}
 
 
 def run_command(run_dir: Path) -> str:
@@ -64,7 +78,8 @@ def main() -> int:
         "name": args.name,
         "command": command,
         **training_facts(metrics),
-        "hardware": f"{cpu_name()} ({os.cpu_count()} cores)",
+        **lineage(args.run_dir, metrics["wall_time_s"]),
+        "hardware": hardware(),
         "val_accuracy": metrics["val"]["acc"],  # PublicTest, the selection split
         "test_accuracy": metrics["test"]["acc"],  # PrivateTest
     }

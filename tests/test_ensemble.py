@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from fer.checkpoint import CheckpointError, export_ensemble, export_model, load_
 from fer.data.hdf5 import read_split
 from fer.framing import FER2013, Framing
 from fer.models import build_model
+
+from conftest import REPO, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +89,73 @@ def test_checkpoints_with_pickled_code_or_without_fer_metadata_are_refused(tmp_p
     torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
     with pytest.raises(CheckpointError, match="not a fer checkpoint"):
         load_checkpoint(foreign)
+
+
+def run_script(name: str, *args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny_h5, tmp_path):
+    models = tmp_path / "models"
+    assert (
+        run_script(
+            "export_member.py", tiny_run, "--name", "a", "--out", models, cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    child = trained_run(
+        tiny_h5, tmp_path / "child", f"model.init_from={models / 'a.safetensors'}", "seed=1"
+    )
+    result = run_script("export_member.py", child, "--name", "b", "--out", models, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    a, b = (json.loads((models / f"{n}.json").read_text()) for n in "ab")
+    assert b["init_from"] == "a"  # lineage: b started from a's weights, and its time includes a's
+    assert b["total_training_wall_time_s"] == pytest.approx(
+        a["training_wall_time_s"] + b["training_wall_time_s"]
+    )
+
+    out = tmp_path / "assets" / "default.safetensors"
+    result = run_script(
+        "ship_model.py",
+        models / "a",
+        models / "b",
+        "--select",
+        "--data",
+        tiny_h5,
+        "--out",
+        out,
+        "--timing-faces",
+        20,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    card = json.loads((out.parent / "card.json").read_text())
+    scores = card["selection"]
+    assert sorted(map(tuple, (s["members"] for s in scores))) == [("a",), ("a", "b"), ("b",)]
+    best = scores[0]
+    assert best["val_accuracy"] == max(s["val_accuracy"] for s in scores)
+    assert [m["name"] for m in card["members"]] == best["members"]
+    # the shipped file, evaluated fresh, scores what the selection measured for that subset
+    assert card["val"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-6)
+    assert card["test"]["n"] == len(read_split(tiny_h5, "PrivateTest")[1])
+    assert card["ms_per_face"] > 0
+    text = (out.parent / "MODEL_CARD.md").read_text()
+    assert all(name in text for name in best["members"])
+    faces = read_split(tiny_h5, "PrivateTest")[0][:5]
+    expected = np.mean(
+        [Predictor.load(models / f"{n}.safetensors").predict_faces(faces) for n in best["members"]],
+        axis=0,
+    )
+    np.testing.assert_allclose(Predictor.load(out).predict_faces(faces), expected, atol=2e-3)
+
+    missing = run_script(
+        "ship_model.py", models / "nope", "--data", tiny_h5, "--out", out, cwd=tmp_path
+    )
+    assert missing.returncode == 1 and "ship_model: error:" in missing.stderr
+    assert "Traceback" not in missing.stderr
