@@ -40,6 +40,7 @@ class ModelInfo:
     # written before framing was stored: those models were trained on FER2013, whose it is.
     framing: dict[str, Any] | None = None
     channels: int = 1  # 1: grey faces, 3: RGB (files before it: grey)
+    equalized: bool = False  # faces histogram-equalised before standardising (files before: no)
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
         "channels": int(hparams.get("channels", 1)),
         "mean": float(hparams["mean"]),
         "std": float(hparams["std"]),
+        "equalized": bool(hparams.get("equalized", False)),
         "model": dict(hparams["model"]),
         "framing": FER2013.to_dict(),  # the faces fer trains on are FER2013's
     }
@@ -108,6 +110,7 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
         dict(meta["model"]),
         meta.get("framing"),
         int(meta.get("channels", 1)),
+        bool(meta.get("equalized", False)),
     )
     model = build_model(info.model)
     prefix = "net."
@@ -137,12 +140,20 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     loaded = [load_model(p) for p in paths]
     first = loaded[0][1]
     for path, (_, info) in zip(paths, loaded):
-        same = (info.classes, info.input_size, info.mean, info.std, info.channels) == (
+        same = (
+            info.classes,
+            info.input_size,
+            info.mean,
+            info.std,
+            info.channels,
+            info.equalized,
+        ) == (
             first.classes,
             first.input_size,
             first.mean,
             first.std,
             first.channels,
+            first.equalized,
         )
         if not same or Framing.from_dict(info.framing) != Framing.from_dict(first.framing):
             raise CheckpointError(

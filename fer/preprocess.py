@@ -49,9 +49,35 @@ def to_input(
     return np.asarray(image, dtype=np.uint8)
 
 
-def normalize(images: torch.Tensor, mean: float = MEAN, std: float = STD) -> torch.Tensor:
+def equalize(images: torch.Tensor) -> torch.Tensor:
+    """Histogram-equalise each uint8 image (and each channel of RGB ones) of a batch: the grey
+    levels a face uses are spread over 0-255 by their cumulative frequency, as OpenCV's
+    equalizeHist does, so exposure, contrast and gamma no longer change what the model sees."""
+    shape = images.shape
+    flat = images.reshape(shape[0], -1, shape[-1]) if images.dim() == 4 and shape[-1] == 3 else None
+    planes = flat.permute(0, 2, 1) if flat is not None else images.reshape(shape[0], 1, -1)
+    planes = planes.reshape(-1, planes.shape[-1]).long()  # (B * C, pixels)
+    counts = torch.zeros(planes.shape[0], 256, dtype=torch.long, device=images.device)
+    counts.scatter_add_(1, planes, torch.ones_like(planes))
+    cdf = counts.cumsum(1)
+    first = torch.where(counts > 0, cdf, cdf[:, -1:]).min(1, keepdim=True).values  # cdf(min level)
+    span = cdf[:, -1:] - first
+    lut = ((cdf - first).clamp(min=0).double() * 255 / span.clamp(min=1)).round().to(torch.uint8)
+    identity = torch.arange(256, device=images.device, dtype=torch.uint8).expand_as(lut)
+    lut = torch.where(span > 0, lut, identity)  # a face of one grey level stays as it is
+    flat_out = lut.gather(1, planes)
+    if flat is not None:
+        return flat_out.reshape(shape[0], shape[-1], -1).permute(0, 2, 1).reshape(shape)
+    return flat_out.reshape(shape)
+
+
+def normalize(
+    images: torch.Tensor, mean: float = MEAN, std: float = STD, equalized: bool = False
+) -> torch.Tensor:
     """uint8 (B, H, W) grey, (B, H, W, 3) RGB or (B, C, H, W) -> float32 (B, C, H, W): scaled
-    to [0, 1], standardised."""
+    to [0, 1], standardised; histogram-equalised first when `equalized` (uint8 input only)."""
+    if equalized:
+        images = equalize(images)
     if images.dim() == 3:
         images = images.unsqueeze(1)  # (B, 1, H, W)
     elif images.dim() == 4 and images.shape[-1] == 3 and images.shape[1] != 3:

@@ -58,6 +58,7 @@ class EmotionClassifier(L.LightningModule):
         channels: int = 1,
         mean: float = MEAN,
         std: float = STD,
+        equalized: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # primitives only: checkpoints stay weights_only-loadable
@@ -88,7 +89,7 @@ class EmotionClassifier(L.LightningModule):
         """uint8 (B, H, W) grey or (B, H, W, 3) RGB faces, or normalised float (B, C, H, W)
         -> logits (B, classes)."""
         x = (
-            normalize(images, self.hparams.mean, self.hparams.std)
+            normalize(images, self.hparams.mean, self.hparams.std, self.hparams.equalized)
             if images.dtype == torch.uint8
             else images
         )

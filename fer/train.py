@@ -89,6 +89,7 @@ def run(
         label_smoothing=cfg.loss.label_smoothing,
         class_weights=data.class_weights() if cfg.loss.class_weights else None,
         channels_last=trainer_cfg["channels_last"],
+        equalized=bool(OmegaConf.select(cfg, "preprocess.equalize", default=False)),
     )
     params = sum(p.numel() for p in system.net.parameters())
     stats = RunStats()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,15 +13,15 @@ from PIL import Image
 
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
-from fer.checkpoint import DEFAULT_MODEL, CheckpointError, resolve_checkpoint
+from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_model, resolve_checkpoint
 from fer.data.hdf5 import read_split
 from fer.inference.predict_cli import main
 from fer.inference.predictor import tta_views
 from fer.inference.rows import header
 from fer.labels import CLASSES
-from fer.preprocess import normalize
+from fer.preprocess import equalize, normalize
 
-from conftest import face_photo
+from conftest import face_photo, read_metrics, trained_run
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +129,38 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     if not DEFAULT_MODEL.is_file():
         with pytest.raises(CheckpointError, match="no default model"):
             resolve_checkpoint(None)
+
+
+def test_equalize_is_opencvs_per_face_and_per_channel(tiny_h5):
+    faces = read_split(tiny_h5, "PrivateTest")[0][:16]
+    faces[0] = 77  # a face of one grey level stays flat
+    ours = equalize(torch.from_numpy(faces)).numpy()
+    np.testing.assert_array_equal(ours, np.stack([cv2.equalizeHist(f) for f in faces]))
+    rgb = np.stack([faces, 255 - faces, faces // 2], axis=-1)
+    per_channel = equalize(torch.from_numpy(rgb)).numpy()
+    for c in range(3):
+        np.testing.assert_array_equal(
+            per_channel[..., c], np.stack([cv2.equalizeHist(f) for f in rgb[..., c]])
+        )
+
+
+def test_an_equalizing_model_keeps_it_and_ignores_exposure(tiny_h5, tiny_run, tmp_path):
+    """preprocess.equalize=true is stored with the model, and inference equalises too: a face
+    seen at half the contrast and brighter gives the same answer (equalisation undoes any
+    one-to-one, order-keeping change of grey levels); a model without it answers differently."""
+    run = trained_run(tiny_h5, tmp_path / "run", "preprocess.equalize=true")
+    equalizing = Predictor.load(run)
+    assert equalizing.info.equalized and not Predictor.load(tiny_run).info.equalized
+    exported = export_model(run, tmp_path / "model.safetensors")
+    assert Predictor.load(exported).info.equalized
+    faces = read_split(tiny_h5, "PrivateTest")[0][:32] // 2 * 2  # even levels: x // 2 is 1:1
+    dimmer = faces // 2 + 60
+    np.testing.assert_allclose(
+        equalizing.predict_faces(dimmer), equalizing.predict_faces(faces), atol=1e-6
+    )
+    plain = Predictor.load(tiny_run)
+    assert not np.allclose(plain.predict_faces(dimmer), plain.predict_faces(faces), atol=1e-3)
+    # training validated what inference sees: the run's val accuracy is the Predictor's
+    images, labels = read_split(tiny_h5, "PublicTest")
+    accuracy = (equalizing.predict_faces(images).argmax(1) == labels).mean()
+    assert accuracy == pytest.approx(read_metrics(run)["val"]["acc"], abs=1e-6)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from fer.analysis.evaluate import evaluate
 from fer.checkpoint import DEFAULT_MODEL
 from fer.data.hdf5 import dataset_info
 from fer.data.prepare import convert
+from fer.inference.predict_cli import main as predict_main
 from fer.train import run
 
 from conftest import SHARED, config
@@ -60,8 +64,21 @@ def test_a_few_hundred_steps_learn_real_faces(real_h5, tmp_path):
     assert np.isfinite(record["test"]["loss"])
 
 
+@pytest.fixture(scope="module")
+def private_jpegs(tmp_path_factory):
+    """The zip's PrivateTest JPEGs, as a user has them: test/<emotion>/PrivateTest_<id>.jpg."""
+    out = tmp_path_factory.mktemp("jpegs")
+    with zipfile.ZipFile(ZIP) as z:
+        for name in z.namelist():
+            if "/PrivateTest_" in name and name.endswith(".jpg"):
+                z.extract(name, out)
+    return out
+
+
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no model shipped in fer/assets")
-def test_shipped_model_card_matches_a_fresh_evaluation(real_h5, tmp_path):
+def test_shipped_model_card_matches_fer_eval_and_fer_predict(real_h5, private_jpegs, tmp_path):
+    """The card's PrivateTest numbers, a fresh fer-eval and fer-predict --no-detect on the
+    PrivateTest JPEGs agree, with and without test-time augmentation."""
     card = json.loads((DEFAULT_MODEL.parent / "card.json").read_text())
     for name, split, tta in (("test", "test", "none"), ("test_flip", "test", "flip")):
         report = evaluate(
@@ -73,3 +90,23 @@ def test_shipped_model_card_matches_a_fresh_evaluation(real_h5, tmp_path):
         # without native bf16 (11 faces of 3,589 measured on an AVX2-only EPYC), move a few
         # borderline faces: up to 0.5% of them (each moved face counts twice).
         assert moved <= 2 * 18
+
+        assert (
+            predict_main(
+                [
+                    str(private_jpegs),
+                    "--no-detect",
+                    "--tta",
+                    tta,
+                    "--out",
+                    str(tmp_path / f"{name}.csv"),
+                ]
+            )
+            == 0
+        )
+        rows = list(csv.DictReader((tmp_path / f"{name}.csv").open()))
+        assert len(rows) == report["n"] == 3589
+        accuracy = np.mean([r["label"] == Path(r["path"]).parent.name for r in rows])
+        assert accuracy == pytest.approx(
+            report["accuracy"], abs=1e-9
+        )  # the same faces, same answers

@@ -151,7 +151,7 @@ def visualize(
     classes = list(info.classes)
     images, labels, _ = split_data(ref, split, data)
     out_dir = ref.output_dir("viz", override=out)
-    x_all = normalize(torch.from_numpy(images), info.mean, info.std)
+    x_all = normalize(torch.from_numpy(images), info.mean, info.std, info.equalized)
     figures: dict[str, Path] = {}
     steps = tqdm(total=5, desc="fer-viz", unit="figure")
 

@@ -109,6 +109,7 @@ class Predictor:
                 images[start : start + self.batch_size].to(self.device),
                 self.info.mean,
                 self.info.std,
+                self.info.equalized,
             )
             probs = torch.stack([self.probabilities(v) for v in tta_views(x, tta)])
             out.append(probs.mean(0).cpu())
