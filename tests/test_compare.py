@@ -129,6 +129,22 @@ def test_report_links_only_existing_images(sweep, tmp_path):
     assert len(text.split()) < 1500
 
 
+def test_report_over_a_studys_parts_has_a_section_each_and_one_chosen_model(sweep, tmp_path):
+    part = tmp_path / "study" / "activation"
+    fabricate(part, 0, ["model.activation=relu"], val=0.60, test=0.61)
+    fabricate(part, 1, ["model.activation=gelu"], val=0.62, test=0.58)
+    out = tmp_path / "study" / "REPORT.md"
+    assert report_main([str(sweep), str(part), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert f"### {sweep.name}" in text and "### activation" in text
+    assert (part / "comparison.md").is_file() and (sweep / "comparison.md").is_file()
+    # the chosen model is the best by validation over both parts: gelu (val 0.62), not relu
+    chosen = text.split("## 3. The chosen model")[1]
+    assert "model.activation=gelu" in chosen and "| 0.5800 |" in chosen
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert all(os.path.exists(out.parent / link) for link in links)
+
+
 def test_run_name_is_readable():
     assert (
         run_name(["model.depth=4", "model.norm=batch", "data.path=/x.h5", "logger=csv"])
