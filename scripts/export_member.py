@@ -13,6 +13,7 @@ sessions; these two files are, and `scripts/ship_model.py` builds the shipped en
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
 import sys
 from pathlib import Path
@@ -37,15 +38,27 @@ def training_facts(metrics: dict) -> dict:
     }
 
 
-def lineage(run_dir: Path, own_time_s: float) -> dict:
+def parent_card(init: str, members: Path) -> dict | None:
+    """The card of the kept member whose weights `init` holds: the file itself when its card
+    is beside it, else a member in `members` with the same bytes (e.g. the shipped model)."""
+    path = Path(init)
+    if not path.is_file():
+        return None
+    for candidate in [path, *sorted(members.glob("*.safetensors"))]:
+        card = candidate.with_suffix(".json")
+        if card.is_file() and filecmp.cmp(candidate, path, shallow=False):
+            return json.loads(card.read_text())
+    return None
+
+
+def lineage(run_dir: Path, own_time_s: float, members: Path = MEMBERS) -> dict:
     """`init_from` (the parent member's name) and the total training time, parent included, when
     the run started from a kept member's weights; the own time alone otherwise."""
     overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
     init = next((o.split("=", 1)[1] for o in overrides if o.startswith("model.init_from=")), None)
-    parent_card = Path(init).with_suffix(".json") if init else None
-    if parent_card is None or not parent_card.is_file():
+    parent = parent_card(init, members) if init else None
+    if parent is None:
         return {"init_from": init, "total_training_wall_time_s": own_time_s}
-    parent = json.loads(parent_card.read_text())
     total = parent.get("total_training_wall_time_s", parent["training_wall_time_s"])
     return {"init_from": parent["name"], "total_training_wall_time_s": own_time_s + total}
 
@@ -78,7 +91,7 @@ def main() -> int:
         "name": args.name,
         "command": command,
         **training_facts(metrics),
-        **lineage(args.run_dir, metrics["wall_time_s"]),
+        **lineage(args.run_dir, metrics["wall_time_s"], args.out),
         "hardware": hardware(),
         "val_accuracy": metrics["val"]["acc"],  # PublicTest, the selection split
         "test_accuracy": metrics["test"]["acc"],  # PrivateTest
