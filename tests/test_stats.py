@@ -8,7 +8,7 @@ from scipy import stats as scipy_stats
 from test_compare import fabricate
 
 from fer.analysis.compare import configurations, find_runs, main, statistics
-from fer.analysis.stats import Configuration, compare, holm, paired_p_value
+from fer.analysis.stats import Configuration, axis_effects, compare, holm, paired_p_value
 from fer.predictions import write_predictions
 
 N = 600  # test images
@@ -138,3 +138,25 @@ def test_200_more_faces_right_is_significant_and_seeded():
     assert other.diff_ci[0] > 0 and other.significant
     again = compare([single(better, 0.7), single(worse, 0.6)])[1]
     assert (again.diff_ci, again.ci, again.p) == (other.diff_ci, other.ci, other.p)
+
+
+def test_axis_effects_in_an_unfinished_grid_compare_only_what_both_values_ran():
+    """depth 4 runs are far better; with depth=4 norm=none not run yet, norm's effect must be
+    the depth=2 difference alone, not batch's depth-4 advantage counted as normalisation."""
+    rng = np.random.default_rng(4)
+    base = rng.random(3589) < 0.40
+    with_bn = base | (rng.random(3589) < 0.08)
+    deep = with_bn | (rng.random(3589) < 0.35)
+    configs = [
+        Configuration({"depth": "2", "norm": "none"}, base[None], 0.40),
+        Configuration({"depth": "2", "norm": "batch"}, with_bn[None], 0.45),
+        Configuration({"depth": "4", "norm": "batch"}, deep[None], 0.63),
+    ]
+    effects = {e.axis: e for e in axis_effects(configs)}
+    norm, depth = effects["norm"], effects["depth"]
+    assert norm.diff == pytest.approx(with_bn.mean() - base.mean())
+    assert norm.only == "depth=2" and "(at depth=2 only)" in norm.sentence()
+    assert depth.diff == pytest.approx(deep.mean() - with_bn.mean()) and depth.only == "norm=batch"
+    configs.append(Configuration({"depth": "4", "norm": "none"}, deep[None], 0.60))
+    complete = {e.axis: e for e in axis_effects(configs)}
+    assert complete["norm"].only == "" and "only" not in complete["norm"].sentence()

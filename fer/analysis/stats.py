@@ -66,20 +66,23 @@ class AxisEffect:
     value: str
     diff: float  # best minus value, test accuracy
     ci: tuple[float, float]
+    only: str = ""  # the other axes' settings compared, when the grid is not complete: "depth=2"
 
     def sentence(self) -> str:
         lo, hi = (100 * v for v in self.ci)
         points = 100 * self.diff
         if lo > 0 or hi < 0:
             winner, loser = (self.best, self.value) if points > 0 else (self.value, self.best)
-            return (
+            text = (
                 f"{self.axis}: {winner} beats {loser} by {abs(points):.1f} points "
                 f"[{lo:.1f}, {hi:.1f}]"
             )
-        return (
-            f"{self.axis}: {self.best} vs {self.value} differs by {points:.1f} points "
-            f"[{lo:.1f}, {hi:.1f}], within noise"
-        )
+        else:
+            text = (
+                f"{self.axis}: {self.best} vs {self.value} differs by {points:.1f} points "
+                f"[{lo:.1f}, {hi:.1f}], within noise"
+            )
+        return text + (f" (at {self.only} only)" if self.only else "")
 
 
 def compare(configs: list[Configuration]) -> list[Comparison]:
@@ -142,9 +145,14 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
+def _cell(config: Configuration, axes: list[str]) -> tuple[str, ...]:
+    return tuple(config.axes[a] for a in axes)
+
+
 def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
     """Per swept axis, each value against the axis's best value (by validation accuracy), both
-    averaged over the other axes and the seeds; paired over test images."""
+    averaged over the other axes and the seeds; paired over test images. In an incomplete grid
+    only the other axes' settings that every value has are used, and the effect says which."""
     usable = [c for c in configs if c.correct is not None]
     if not usable or len({c.correct.shape[1] for c in usable}) > 1:
         return []
@@ -153,7 +161,26 @@ def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
         values = sorted({c.axes[axis] for c in usable}, key=_natural)
         if len(values) < 2:
             continue
-        by_value = {v: [c for c in usable if c.axes[axis] == v] for v in values}
+        # Only the settings of the other axes that every value was run with: in a grid still
+        # being filled, averaging over what exists would mix in the other axes' effects.
+        others = [a for a in usable[0].axes if a != axis]
+        common = set.intersection(
+            *({_cell(c, others) for c in usable if c.axes[axis] == v} for v in values)
+        )
+        if not common:
+            continue
+        complete = len(common) == len({_cell(c, others) for c in usable})
+        only = (
+            ""
+            if complete
+            else "; ".join(
+                ", ".join(f"{a}={x}" for a, x in zip(others, key)) for key in sorted(common)
+            )
+        )
+        by_value = {
+            v: [c for c in usable if c.axes[axis] == v and _cell(c, others) in common]
+            for v in values
+        }
         val = {v: np.mean([c.val_acc for c in cs]) for v, cs in by_value.items()}
         per_image = {v: np.mean([c.per_image for c in cs], axis=0) for v, cs in by_value.items()}
         best = max(values, key=lambda v: val[v])
@@ -162,7 +189,7 @@ def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
                 continue
             y, x = per_image[best], per_image[value]
             ci = _bootstrap((y, x), _mean_difference, paired=True)
-            effects.append(AxisEffect(axis, best, value, float(y.mean() - x.mean()), ci))
+            effects.append(AxisEffect(axis, best, value, float(y.mean() - x.mean()), ci, only))
     return effects
 
 
