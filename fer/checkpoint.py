@@ -132,6 +132,19 @@ def export_model(checkpoint_path: str | Path, out: str | Path) -> Path:
     return Path(out)
 
 
+def _input_contract(info: ModelInfo) -> tuple:
+    """What members of one ensemble must share: the faces they take and how they are cut."""
+    return (
+        info.classes,
+        info.input_size,
+        info.mean,
+        info.std,
+        info.channels,
+        info.equalized,
+        Framing.from_dict(info.framing),
+    )
+
+
 def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     """Write the ensemble of several models (checkpoints, run dirs or .safetensors) as one
     .safetensors file: their mean probability, loadable wherever a single model is."""
@@ -140,24 +153,10 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     loaded = [load_model(p) for p in paths]
     first = loaded[0][1]
     for path, (_, info) in zip(paths, loaded):
-        same = (
-            info.classes,
-            info.input_size,
-            info.mean,
-            info.std,
-            info.channels,
-            info.equalized,
-        ) == (
-            first.classes,
-            first.input_size,
-            first.mean,
-            first.std,
-            first.channels,
-            first.equalized,
-        )
-        if not same or Framing.from_dict(info.framing) != Framing.from_dict(first.framing):
+        if _input_contract(info) != _input_contract(first):
             raise CheckpointError(
-                f"{path}: classes, input size, normalisation or framing differ from {paths[0]}'s"
+                f"{path}: classes, input size, normalisation, equalisation or framing differ from "
+                f"{paths[0]}'s"
             )
     info = replace(
         first,
