@@ -38,6 +38,11 @@ def training_facts(metrics: dict) -> dict:
     }
 
 
+def run_overrides(run_dir: Path) -> list[str]:
+    """The command-line overrides a run was started with (its .hydra/overrides.yaml)."""
+    return yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+
+
 def parent_card(init: str, members: Path) -> dict | None:
     """The card of the kept member whose weights `init` holds: the file itself when its card
     is beside it, else a member in `members` with the same bytes (e.g. the shipped model)."""
@@ -54,7 +59,7 @@ def parent_card(init: str, members: Path) -> dict | None:
 def lineage(run_dir: Path, own_time_s: float, members: Path = MEMBERS) -> dict:
     """`init_from` (the parent member's name) and the total training time, parent included, when
     the run started from a kept member's weights; the own time alone otherwise."""
-    overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    overrides = run_overrides(run_dir)
     init = next((o.split("=", 1)[1] for o in overrides if o.startswith("model.init_from=")), None)
     parent = parent_card(init, members) if init else None
     if parent is None:
@@ -65,7 +70,7 @@ def lineage(run_dir: Path, own_time_s: float, members: Path = MEMBERS) -> dict:
 
 def run_command(run_dir: Path) -> str:
     """The train.py command that made the run (its overrides, less Hydra's and logging's)."""
-    overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    overrides = run_overrides(run_dir)
     skip = ("hydra.", "trainer.enable_", "logger=")
     return " ".join(["python train.py", *(o for o in overrides if not o.startswith(skip))])
 
