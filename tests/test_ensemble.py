@@ -48,6 +48,21 @@ def test_ensemble_probabilities_are_the_members_mean(members, tiny_h5, tmp_path)
     assert ensemble.framing == FER2013
 
 
+def test_fer_viz_draws_an_ensembles_first_member(members, tiny_h5, tmp_path, capsys):
+    from fer.analysis.visualize import visualize
+
+    path = export_ensemble(list(members), tmp_path / "ensemble.safetensors")
+    out = tmp_path / "viz"
+    figures = visualize(
+        str(path), data=str(tiny_h5), out=str(out), per_class=1, tsne_samples=40, log_wandb=False
+    )
+    assert "ensemble of 2; showing its first member" in capsys.readouterr().out
+    first = Predictor.load(members[0]).model
+    convs = sum(1 for m in first.modules() if isinstance(m, torch.nn.Conv2d))
+    assert sum(name.startswith("filters_") for name in figures) == convs
+    assert figures["gradcam"].parent == out and figures["gradcam"].stat().st_size > 1000
+
+
 def test_ensemble_refuses_members_framed_differently(members, tmp_path):
     first, _ = members
     with safe_open(str(first), framework="pt") as f:

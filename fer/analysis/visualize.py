@@ -20,6 +20,7 @@ from fer.analysis.evaluate import split_data
 from fer.analysis.runs import resolve_run
 from fer.checkpoint import CheckpointError, load_model
 from fer.data.hdf5 import DatasetError
+from fer.models.ensemble import Ensemble
 from fer.preprocess import normalize
 
 
@@ -147,6 +148,9 @@ def visualize(
 
     ref = resolve_run(model_arg)
     model, info = load_model(ref.checkpoint)
+    if isinstance(model, Ensemble):  # figures are one network's: show its first member
+        print(f"fer-viz: an ensemble of {len(model.members)}; showing its first member")
+        model = model.members[0]
     stage_modules(model)  # refuse a model without stages now, before any work
     classes = list(info.classes)
     images, labels, _ = split_data(ref, split, data)
@@ -239,8 +243,9 @@ def visualize(
     rng = np.random.default_rng(0)
     subset = rng.permutation(len(labels))[:tsne_samples]
     features = penultimate(model, x_all[subset]).float().numpy()
-    if features.shape[1] > 50:
-        features = PCA(50, random_state=0).fit_transform(features)
+    components = min(50, *features.shape)  # PCA to 50 dimensions first, as t-SNE advises
+    if features.shape[1] > components:
+        features = PCA(components, random_state=0).fit_transform(features)
     embedded = TSNE(
         2, init="pca", random_state=0, perplexity=min(30, len(subset) - 1)
     ).fit_transform(features)
