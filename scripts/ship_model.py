@@ -225,12 +225,30 @@ def main() -> int:
         if args.select:
             members, selection = select_members(members, images, labels, max_members)
             print(f"selected on PublicTest: {', '.join(m.name for m in members)}")
-        write_model(members, args.out)
+        # Staged beside the output and moved there with its card only once both are complete:
+        # a failure part-way leaves the shipped model and its card as they were.
+        staged = args.out.with_name(f".staged-{args.out.name}")
+        write_model(members, staged)
     except (OSError, CheckpointError, DatasetError, KeyError) as e:
         print(f"ship_model: error: {e}", file=sys.stderr)
         return 1
-    size = args.out.stat().st_size
-    ms = ms_per_face(args.out, images, args.timing_faces)
+    try:
+        ship(args, members, selection, staged, images)
+    finally:
+        staged.unlink(missing_ok=True)
+    return 0
+
+
+def ship(
+    args: argparse.Namespace,
+    members: list[Member],
+    selection: list[dict],
+    staged: Path,
+    images: np.ndarray,
+) -> None:
+    """Time and evaluate the staged model file, then move it to `args.out` with its card."""
+    size = staged.stat().st_size
+    ms = ms_per_face(staged, images, args.timing_faces)
     if size > MAX_BYTES or ms > MAX_MS_PER_FACE:
         print(
             f"ship_model: warning: {size / 1e6:.1f} MB, {ms:.2f} ms per face "
@@ -239,7 +257,7 @@ def main() -> int:
         )
     evals = {  # the written file itself is evaluated: what ships is what is measured
         name: evaluate(
-            args.out,
+            staged,
             split,
             tta,
             data=args.data,
@@ -248,41 +266,33 @@ def main() -> int:
         )
         for name, split, tta in tqdm(EVALS, desc="evaluating the shipped model", unit="eval")
     }
-    with atomic_path(args.out.parent / "MODEL_CARD.md") as tmp:
-        tmp.write_text(card_markdown(members, evals, size, ms, selection))
-    write_json(
-        args.out.parent / "card.json",
-        {
-            "members": [m.card for m in members],
-            "selection": selection,
-            "bytes": size,
-            "ms_per_face": ms,
-            "hardware": hardware(),
-            **{
-                name: {
-                    k: e[k]
-                    for k in (
-                        "accuracy",
-                        "balanced_accuracy",
-                        "f1_macro",
-                        "ece",
-                        "n",
-                        "tta",
-                        "usage",
-                    )
-                }
-                | {
-                    "recall": {c: e["per_class"][c]["recall"] for c in CLASSES},
-                    "confusion_matrix": e["confusion_matrix"],
-                }
-                for name, e in evals.items()
-            },
+    card = {
+        "members": [m.card for m in members],
+        "selection": selection,
+        "bytes": size,
+        "ms_per_face": ms,
+        "hardware": hardware(),
+        **{
+            name: {
+                k: e[k]
+                for k in ("accuracy", "balanced_accuracy", "f1_macro", "ece", "n", "tta", "usage")
+            }
+            | {
+                "recall": {c: e["per_class"][c]["recall"] for c in CLASSES},
+                "confusion_matrix": e["confusion_matrix"],
+            }
+            for name, e in evals.items()
         },
-    )
+    }
+    markdown = card_markdown(members, evals, size, ms, selection)
+    # Everything is measured: the card and the model go in place together, the model last.
+    write_json(args.out.parent / "card.json", card)
+    with atomic_path(args.out.parent / "MODEL_CARD.md") as tmp:
+        tmp.write_text(markdown)
+    staged.replace(args.out)
     print(f"wrote {args.out} ({size / 1e6:.2f} MB, {ms:.2f} ms per face), MODEL_CARD.md, card.json")
     for e in evals.values():
         print(f"{e['usage']:12} tta {e['tta']:5}: accuracy {e['accuracy']:.4f}")
-    return 0
 
 
 if __name__ == "__main__":
