@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_shipped_model_is_small_safetensors_with_a_card():
-    assert DEFAULT_MODEL.stat().st_size <= 10 * 1024 * 1024
+    assert DEFAULT_MODEL.stat().st_size <= 20 * 1024 * 1024  # an ensemble ships within 20 MiB
     with safe_open(str(DEFAULT_MODEL), framework="pt") as f:  # safetensors: no pickle at all
         meta = json.loads(f.metadata()["fer"])
     assert meta["classes"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
