@@ -15,7 +15,10 @@ def main(cfg: DictConfig) -> float:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     group = hydra_cfg.sweep.dir if multirun else None
     overrides = list(hydra_cfg.overrides.task)
-    return run_main(cfg, overrides, multirun, group, run_fn=run, objective="knn_acc")
+    ignored = list(hydra_cfg.job.config.override_dirname.exclude_keys)  # not the job's identity
+    return run_main(
+        cfg, overrides, multirun, group, run_fn=run, objective="knn_acc", ignored=ignored
+    )
 
 
 if __name__ == "__main__":

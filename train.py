@@ -13,7 +13,8 @@ def main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     group = hydra_cfg.sweep.dir if multirun else None
-    return run_main(cfg, list(hydra_cfg.overrides.task), multirun, group)
+    ignored = list(hydra_cfg.job.config.override_dirname.exclude_keys)  # not the job's identity
+    return run_main(cfg, list(hydra_cfg.overrides.task), multirun, group, ignored=ignored)
 
 
 if __name__ == "__main__":

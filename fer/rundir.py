@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,18 +48,27 @@ def hold(run_dir: str | Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def previous_attempt(run_dir: str | Path, overrides: list[str]) -> str:
+def job_identity(overrides: Iterable[str], ignored: Collection[str] = ()) -> list[str]:
+    """The overrides that tell a job apart: all but those whose key is in `ignored` (Hydra's
+    `override_dirname.exclude_keys`, e.g. the data path or the logger of a study)."""
+    return [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in ignored]
+
+
+def previous_attempt(
+    run_dir: str | Path, overrides: list[str], ignored: Collection[str] = ()
+) -> str:
     """What an earlier attempt at this job left: 'completed', 'resumable' or 'none'.
 
-    'completed': metrics.json says completed, for the same overrides. 'resumable': an
-    interrupted or unfinished run with checkpoints/last.ckpt. 'none': anything else (no
+    'completed': metrics.json says completed, for the same overrides (those with a key in
+    `ignored` aside: they do not change the job, e.g. another data path or logger). 'resumable':
+    an interrupted or unfinished run with checkpoints/last.ckpt. 'none': anything else (no
     attempt, a failure, or other overrides): the job starts over."""
     run_dir = Path(run_dir)
     try:
         record = json.loads((run_dir / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError):
         return "none"
-    if record.get("overrides") != overrides:
+    if job_identity(record.get("overrides") or [], ignored) != job_identity(overrides, ignored):
         return "none"
     status = record.get("status")
     if status == "completed":

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,7 @@ def main(
     group: str | None,
     run_fn: Callable[..., dict[str, Any]] = run,
     objective: str = "val_acc_best",
+    ignored: Collection[str] = (),
 ) -> float:
     """Run and record how it ended; return the objective for sweepers (NaN when it failed).
 
@@ -229,7 +230,8 @@ def main(
     re-run sweep skips its completed jobs and resumes interrupted ones from last.ckpt. Ctrl-C
     (SIGINT) and SIGTERM (what `timeout` and schedulers send) are recorded as `interrupted`,
     leaving last.ckpt to resume from. `run_fn` is `run` for train.py and `fer.pretrain.run` for
-    pretrain.py."""
+    pretrain.py. `ignored`: override keys that do not tell jobs apart (Hydra's
+    `override_dirname.exclude_keys`): a completed job re-run with only those changed is skipped."""
     run_dir = Path(cfg.paths.output_dir)
     if cfg.get("resume"):
         try:  # the run being resumed is the one to hold; run() explains a bad path
@@ -242,7 +244,7 @@ def main(
     try:
         with rundir.hold(run_dir) if rank_zero else contextlib.nullcontext():
             if multirun and rank_zero and "resume" in cfg and not cfg.get("resume"):
-                attempt = rundir.previous_attempt(run_dir, overrides)
+                attempt = rundir.previous_attempt(run_dir, overrides, ignored)
                 if attempt == "completed":
                     record = json.loads((run_dir / "metrics.json").read_text())
                     log.info("%s completed in an earlier attempt: skipped", run_dir)

@@ -102,6 +102,28 @@ def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h
     assert read_metrics(sweep / "1") == second
 
 
+def test_rerun_with_only_unnamed_overrides_changed_skips_the_completed_job(tiny_h5, tmp_path):
+    """A study names its jobs without some keys (data path, logger): re-run with only those
+    changed, a completed job is the same job and is skipped, not trained over."""
+    sweep = tmp_path / "sweep"
+    args = [
+        "seed=0",
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={sweep}",
+        "hydra.sweep.subdir=${hydra.job.override_dirname}",
+        "hydra.job.config.override_dirname.exclude_keys=[data.path,trainer.log_every_n_steps]",
+    ]
+    first = launch(tiny_h5, *args, "trainer.log_every_n_steps=5", multirun=True)
+    stderr = first.communicate(timeout=600)[1]
+    assert first.returncode == 0, stderr[-2000:]
+    (run_dir,) = [p.parent for p in sweep.glob("*/metrics.json")]
+    record = (run_dir / "metrics.json").read_bytes()
+    again = launch(tiny_h5, *args, "trainer.log_every_n_steps=7", multirun=True)
+    stderr = again.communicate(timeout=600)[1]
+    assert again.returncode == 0 and "completed before, skipped" in stderr, stderr[-2000:]
+    assert (run_dir / "metrics.json").read_bytes() == record
+
+
 def test_a_run_directory_belongs_to_one_live_process(tiny_h5, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -120,7 +142,7 @@ def test_a_run_directory_belongs_to_one_live_process(tiny_h5, tmp_path):
 
 
 def test_previous_attempt_reads_the_record(tmp_path):
-    def record(status, overrides=("a=1",), last=False):
+    def record(status, overrides=("a=1",), last=False, ignored=()):
         (tmp_path / "checkpoints").mkdir(exist_ok=True)
         (tmp_path / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
         if last:
@@ -128,7 +150,7 @@ def test_previous_attempt_reads_the_record(tmp_path):
         (tmp_path / "metrics.json").write_text(
             json.dumps({"status": status, "overrides": list(overrides)})
         )
-        return previous_attempt(tmp_path, ["a=1"])
+        return previous_attempt(tmp_path, ["a=1"], ignored)
 
     assert previous_attempt(tmp_path / "none", ["a=1"]) == "none"
     assert record("completed") == "completed"
@@ -136,6 +158,10 @@ def test_previous_attempt_reads_the_record(tmp_path):
     assert record("interrupted", last=True) == "resumable"
     assert record("interrupted") == "none"  # nothing to resume from
     assert record("failed", last=True) == "none"
+    # keys the sweep leaves out of its directory names do not make another job
+    assert record("completed", ("a=1", "logger=csv"), ignored=("logger",)) == "completed"
+    assert record("completed", ("a=2", "logger=csv"), ignored=("logger",)) == "none"
+    assert record("completed", ("a=1", "logger=csv")) == "none"
 
 
 def test_train_py_resume_continues_an_interrupted_run(tiny_h5, tmp_path):
