@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from fer.analysis.evaluate import main as eval_main
-from fer.analysis.visualize import kernel_mosaic, visualize
+from fer.analysis.visualize import emotion_activation_maps, kernel_mosaic, visualize
+from fer.analysis.visualize import main as viz_main
 
 from conftest import trained_run
 
@@ -84,8 +85,37 @@ def test_viz_works_for_every_architecture(tiny_h5, tmp_path, arch):
     model, _ = load_model(run_dir)
     convs = sum(1 for m in model.modules() if m.__class__.__name__ == "Conv2d")
     assert sum(name.startswith("filters_") for name in figures) == convs
-    for name in ("activations_per_emotion", "class_mean_activations", "gradcam", "embedding_tsne"):
+    for name in (
+        "activations_per_emotion",
+        "emotion_activation_maps",
+        "class_mean_activations",
+        "gradcam",
+        "embedding_tsne",
+    ):
         assert figures[name].parent == run_dir / "viz" and figures[name].stat().st_size > 1000
+
+
+def test_viz_without_faces_draws_no_figure_that_shows_a_face(tiny_h5, tmp_path, capsys):
+    run_dir = trained_run(tiny_h5, tmp_path / "run", "trainer.max_epochs=1", "model.width=8")
+    out = tmp_path / "public"
+    argv = ["--model", str(run_dir), "--out", str(out), "--no-wandb", "--no-faces"]
+    assert viz_main([*argv, "--per-class", "2", "--tsne-samples", "60"]) == 0
+    drawn = {p.stem for p in out.glob("*.png")}
+    assert not drawn & {"activations_per_emotion", "gradcam"}  # the two that show faces
+    assert {"emotion_activation_maps", "class_mean_activations", "embedding_tsne"} <= drawn
+    assert "filters_01" in drawn
+
+
+def test_emotion_activation_maps_are_class_means_centred_across_classes():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    maps = [torch.arange(6 * 2 * 3 * 3, dtype=torch.float32).reshape(6, 2, 3, 3)]
+    (stage,) = emotion_activation_maps(maps, labels, num_classes=4)
+    channel_mean = maps[0].mean(1)
+    class_means = torch.stack(
+        [channel_mean[:2].mean(0), channel_mean[2], channel_mean[3:].mean(0), torch.zeros(3, 3)]
+    )
+    torch.testing.assert_close(stage, class_means - class_means.mean(0))
+    torch.testing.assert_close(stage.sum(0), torch.zeros(3, 3), atol=1e-4, rtol=0)
 
 
 def test_kernel_mosaic_places_each_kernel_scaled_in_its_cell():

@@ -2,6 +2,9 @@
 
 Works on any model with `forward_features` / `forward_head` whose stages are `model.blocks`
 (every CNN that `model=cnn` builds: any depth, norm, pooling). Writes PNGs to RUN_DIR/viz/.
+With `--no-faces` it draws only figures that show no dataset face (filters, activations
+averaged over hundreds of faces per emotion, the embedding): FER2013's terms forbid
+redistributing its images, so these are the figures a published report can carry.
 """
 
 from __future__ import annotations
@@ -79,6 +82,26 @@ def grad_cam(
     return cam, logits.detach().softmax(1)
 
 
+def emotion_activation_maps(
+    stage_maps: list[torch.Tensor], labels: np.ndarray, num_classes: int
+) -> list[torch.Tensor]:
+    """Where each emotion excites each stage: from the stages' outputs (N, C, h, w) for faces
+    with `labels`, per stage (K, h, w): the mean over a class's faces of the channel-averaged
+    activation, minus the mean of the K class maps. Averaged over many faces, no face shows."""
+    out = []
+    for stage in (m.float().mean(1) for m in stage_maps):
+        per_class = torch.stack(
+            [
+                stage[torch.from_numpy(labels == k)].mean(0)
+                if (labels == k).any()
+                else torch.zeros(stage.shape[1:])
+                for k in range(num_classes)
+            ]
+        )
+        out.append(per_class - per_class.mean(0, keepdim=True))
+    return out
+
+
 def pick_faces(labels: np.ndarray, per_class: int, num_classes: int) -> np.ndarray:
     """The first `per_class` indices of each class, class by class."""
     return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(num_classes)])
@@ -139,8 +162,9 @@ def visualize(
     per_class: int = 3,
     tsne_samples: int = 1500,
     log_wandb: bool = True,
+    faces: bool = True,
 ) -> dict[str, Path]:
-    """Write every figure; returns {name: path}."""
+    """Write every figure (faces=False: only those that show no dataset face); {name: path}."""
     import matplotlib.pyplot as plt
 
     from fer.analysis.figures import save  # matplotlib: imported only when drawing
@@ -165,33 +189,41 @@ def visualize(
 
     # 2. Activations per emotion: a few faces of each class, the most active channels per stage.
     chosen = pick_faces(labels, per_class, len(classes))
-    maps = stage_outputs(model, x_all[chosen])
-    top = 3
+    if faces:
+        figures["activations_per_emotion"] = _face_activations(
+            model, x_all[chosen], images[chosen], labels[chosen], classes, out_dir
+        )
+
+    # Where each emotion excites each stage, averaged over up to 200 faces of each class.
+    sample = np.concatenate([np.flatnonzero(labels == k)[:200] for k in range(len(classes))])
+    sample_maps = stage_outputs(model, x_all[sample])
+    emotion_maps = emotion_activation_maps(sample_maps, labels[sample], len(classes))
     fig, axes = plt.subplots(
-        len(chosen),
-        1 + top * len(maps),
-        figsize=((1 + top * len(maps)) * 0.9, len(chosen) * 0.95),
+        len(emotion_maps),
+        len(classes),
+        figsize=(len(classes) * 1.3, len(emotion_maps) * 1.4),
         squeeze=False,
         layout="constrained",
     )
-    for r, index in enumerate(chosen):
-        axes[r, 0].imshow(images[index], cmap="gray")
-        axes[r, 0].set_ylabel(classes[labels[index]], fontsize=7)
-        for s, m in enumerate(maps):
-            channels = m[r].flatten(1).mean(1).topk(min(top, m.shape[1])).indices
-            for t, ch in enumerate(channels):
-                axes[r, 1 + s * top + t].imshow(m[r, ch].float(), cmap="viridis")
-                if r == 0:
-                    axes[r, 1 + s * top + t].set_title(f"stage {s + 1}", fontsize=6)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("Most active channels of each stage, per emotion", fontsize=9)
-    figures["activations_per_emotion"] = save(fig, out_dir / "activations_per_emotion.png")
+    for s, stage in enumerate(emotion_maps):
+        limit = float(stage.abs().max().clamp_min(1e-8))
+        for k, name in enumerate(classes):
+            ax = axes[s, k]
+            ax.imshow(stage[k], cmap="coolwarm", vmin=-limit, vmax=limit)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if s == 0:
+                ax.set_title(name, fontsize=8)
+            if k == 0:
+                ax.set_ylabel(f"stage {s + 1}", fontsize=8)
+    fig.suptitle(
+        "Mean activation per emotion minus the mean over emotions (red: stronger for it)",
+        fontsize=9,
+    )
+    figures["emotion_activation_maps"] = save(fig, out_dir / "emotion_activation_maps.png")
 
     # Per-class mean activation of each stage's channels, z-scored across classes.
-    sample = np.concatenate([np.flatnonzero(labels == k)[:200] for k in range(len(classes))])
-    stage_means = [m.flatten(2).mean(2) for m in stage_outputs(model, x_all[sample])]  # (N, C) each
+    stage_means = [m.flatten(2).mean(2) for m in sample_maps]  # (N, C) each
     fig, axes = plt.subplots(1, len(stage_means), figsize=(4 * len(stage_means), 3), squeeze=False)
     for s, (ax, means) in enumerate(zip(axes[0], stage_means)):
         per_class_mean = torch.stack(
@@ -213,27 +245,11 @@ def visualize(
     figures["class_mean_activations"] = save(fig, out_dir / "class_mean_activations.png")
     steps.update()
 
-    # 3. Grad-CAM for the predicted class.
-    cams, probs = grad_cam(model, x_all[chosen])
-    fig, axes = plt.subplots(
-        len(classes),
-        per_class,
-        figsize=(per_class * 1.7, len(classes) * 1.8),
-        squeeze=False,
-        layout="constrained",
-    )
-    for r in range(len(classes)):
-        for c in range(per_class):
-            ax, k = axes[r, c], r * per_class + c
-            ax.axis("off")
-            if k >= len(chosen) or labels[chosen[k]] != r:
-                continue
-            ax.imshow(images[chosen[k]], cmap="gray")
-            ax.imshow(cams[k], cmap="jet", alpha=0.4)
-            p = int(probs[k].argmax())
-            ax.set_title(f"{classes[r]} → {classes[p]} {probs[k, p]:.0%}", fontsize=7)
-    fig.suptitle("Grad-CAM of the predicted class (true → predicted)", fontsize=9)
-    figures["gradcam"] = save(fig, out_dir / "gradcam.png")
+    # 3. Grad-CAM for the predicted class (drawn over the faces).
+    if faces:
+        figures["gradcam"] = _gradcam_figure(
+            model, x_all[chosen], images[chosen], labels[chosen], classes, per_class, out_dir
+        )
     steps.update()
 
     # 4. t-SNE of the penultimate features.
@@ -265,12 +281,87 @@ def visualize(
     return figures
 
 
+def _face_activations(
+    model: nn.Module,
+    x: torch.Tensor,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    out_dir: Path,
+) -> Path:
+    """Each face beside the three most active channels of every stage (shows the faces)."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+
+    maps = stage_outputs(model, x)
+    top = 3
+    fig, axes = plt.subplots(
+        len(x),
+        1 + top * len(maps),
+        figsize=((1 + top * len(maps)) * 0.9, len(x) * 0.95),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r in range(len(x)):
+        axes[r, 0].imshow(images[r], cmap="gray")
+        axes[r, 0].set_ylabel(classes[labels[r]], fontsize=7)
+        for s, m in enumerate(maps):
+            channels = m[r].flatten(1).mean(1).topk(min(top, m.shape[1])).indices
+            for t, ch in enumerate(channels):
+                axes[r, 1 + s * top + t].imshow(m[r, ch].float(), cmap="viridis")
+                if r == 0:
+                    axes[r, 1 + s * top + t].set_title(f"stage {s + 1}", fontsize=6)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Most active channels of each stage, per emotion", fontsize=9)
+    return save(fig, out_dir / "activations_per_emotion.png")
+
+
+def _gradcam_figure(
+    model: nn.Module,
+    x: torch.Tensor,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    per_class: int,
+    out_dir: Path,
+) -> Path:
+    """Grad-CAM of the predicted class over each face, one row per true emotion."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+
+    cams, probs = grad_cam(model, x)
+    fig, axes = plt.subplots(
+        len(classes),
+        per_class,
+        figsize=(per_class * 1.7, len(classes) * 1.8),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r in range(len(classes)):
+        for c in range(per_class):
+            ax, k = axes[r, c], r * per_class + c
+            ax.axis("off")
+            if k >= len(x) or labels[k] != r:
+                continue
+            ax.imshow(images[k], cmap="gray")
+            ax.imshow(cams[k], cmap="jet", alpha=0.4)
+            p = int(probs[k].argmax())
+            ax.set_title(f"{classes[r]} → {classes[p]} {probs[k, p]:.0%}", fontsize=7)
+    fig.suptitle("Grad-CAM of the predicted class (true → predicted)", fontsize=9)
+    return save(fig, out_dir / "gradcam.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-viz",
         description="Visualise what a model learned: the filters of every conv layer, the most "
-        "active feature maps per emotion, per-class mean activations, Grad-CAM heatmaps and a "
-        "t-SNE embedding of penultimate features. Writes PNGs into RUN_DIR/viz/.",
+        "active feature maps per emotion, where each emotion excites each stage (averaged over "
+        "its faces), per-class mean activations, Grad-CAM heatmaps and a t-SNE embedding of "
+        "penultimate features. Writes PNGs into RUN_DIR/viz/.",
         epilog="example: fer-viz --model outputs/2026-11-28/11-10-19",
     )
     parser.add_argument(
@@ -282,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=3, help="faces per emotion (default 3)")
     parser.add_argument("--tsne-samples", type=int, default=1500, help="faces in the t-SNE plot")
     parser.add_argument("--no-wandb", action="store_true", help="do not log to the run's W&B run")
+    parser.add_argument(
+        "--no-faces",
+        action="store_true",
+        help="only figures that show no dataset face (to publish: FER2013 is not ours to share)",
+    )
     args = parser.parse_args(argv)
     try:
         figures = visualize(
@@ -292,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             args.per_class,
             args.tsne_samples,
             not args.no_wandb,
+            faces=not args.no_faces,
         )
     except (CheckpointError, DatasetError, ValueError) as e:
         print(f"fer-viz: error: {e}", file=sys.stderr)
