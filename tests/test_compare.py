@@ -172,3 +172,51 @@ def test_logger_choices(tmp_path, monkeypatch):
     assert list((tmp_path / "wandb").glob("offline-run-*"))
     with pytest.raises(ValueError, match="valid choices: csv, wandb, none"):
         build_loggers({"name": "tensorboard"}, tmp_path, "n", None, {})
+
+
+def test_report_fills_notes_draws_confusion_from_predictions_and_shows_viz(sweep, tmp_path):
+    import numpy as np
+
+    from fer.predictions import write_predictions
+
+    best = sweep / "2"  # the best by val: no figures, no weights kept, predictions saved
+    labels = np.array([0, 0, 1, 3, 3, 6])
+    probs = np.eye(7, dtype=np.float32)[[0, 1, 1, 3, 2, 6]]
+    (best / "predictions").mkdir()
+    write_predictions(
+        best / "predictions" / "test.npz", np.arange(6), {"labels": labels, "probs": probs}
+    )
+    viz = tmp_path / "final" / "viz"
+    viz.mkdir(parents=True)
+    for name in ("filters_01", "emotion_activation_maps"):
+        (viz / f"{name}.png").write_bytes(b"\x89PNG stand-in")
+    notes = tmp_path / "notes.md"
+    notes.write_text(
+        "## Summary\nDepth matters most.\n\n## ablation\nBatch norm helps.\n"
+        "## reflection\nMore seeds next time.\n"
+    )
+    out = tmp_path / "study" / "REPORT.md"
+    argv = [str(sweep), "-o", str(out), "--notes", str(notes), "--viz", str(viz)]
+    assert report_main(argv) == 0
+    text = out.read_text()
+    assert text.index("Depth matters most.") < text.index("## 1. Setup")
+    assert "Batch norm helps." in text.split("## 2. Ablation")[1].split("## 3.")[0]
+    assert "More seeds next time." in text.split("## 5. Reflection")[1]
+    assert text.count("Your observations") == 2  # chosen model and network: not in the notes
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert all(os.path.exists(out.parent / link) for link in links)
+    network = text.split("## 4. What the network learned")[1]
+    assert "filters_01.png" in network and "emotion_activation_maps.png" in network
+    assert (out.parent / "figures" / "confusion_matrix.png").stat().st_size > 1000
+    assert "figures/confusion_matrix.png" in text.split("## 3. The chosen model")[1]
+
+
+def test_report_refuses_unknown_note_sections_and_missing_viz(sweep, tmp_path, capsys):
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Findings\ntext\n")
+    out = tmp_path / "REPORT.md"
+    assert report_main([str(sweep), "-o", str(out), "--notes", str(notes)]) == 1
+    assert report_main([str(sweep), "-o", str(out), "--viz", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("fer-report: error:") for line in err)
+    assert "'## Findings'" in err[0] and not out.exists()
