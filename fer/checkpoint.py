@@ -41,6 +41,9 @@ class ModelInfo:
     framing: dict[str, Any] | None = None
     channels: int = 1  # 1: grey faces, 3: RGB (files before it: grey)
     equalized: bool = False  # faces histogram-equalised before standardising (files before: no)
+    # The test-time augmentation chosen with the model on PublicTest (none | flip | crops): what
+    # tools use when not told otherwise. Checkpoints and older files: none.
+    tta: str = "none"
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
@@ -171,6 +174,21 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     with atomic_path(out) as tmp:
         save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(info))})
     return Path(out)
+
+
+def set_tta(path: str | Path, tta: str) -> None:
+    """Record in a .safetensors model file the TTA chosen for it (its weights are unchanged)."""
+    from safetensors.torch import load_file, save_file
+
+    from fer.inference.predictor import TTA_MODES
+
+    if tta not in TTA_MODES:
+        raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
+    path = Path(path)
+    _, info = _load_safetensors(path)  # refuses what is not a fer model file
+    state = load_file(str(path))
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(replace(info, tta=tta)))})
 
 
 def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:

@@ -167,7 +167,15 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         [Predictor.load(models / f"{n}.safetensors").predict_faces(faces) for n in best["members"]],
         axis=0,
     )
-    np.testing.assert_allclose(Predictor.load(out).predict_faces(faces), expected, atol=2e-3)
+    shipped = Predictor.load(out)
+    np.testing.assert_allclose(shipped.predict_faces(faces, tta="none"), expected, atol=2e-3)
+    # the TTA with the best PublicTest accuracy is stored in the file and used by default
+    val_tta = {card[k]["tta"]: card[k]["accuracy"] for k in ("val", "val_flip", "val_crops")}
+    assert card["tta"] == max(val_tta, key=val_tta.get) == shipped.tta
+    np.testing.assert_allclose(
+        shipped.predict_faces(faces), shipped.predict_faces(faces, tta=card["tta"]), atol=1e-6
+    )
+    assert card["ms_per_face_tta"] > 0
 
     missing = run_script(
         "ship_model.py", models / "nope", "--data", tiny_h5, "--out", out, cwd=tmp_path

@@ -164,3 +164,37 @@ def test_an_equalizing_model_keeps_it_and_ignores_exposure(tiny_h5, tiny_run, tm
     images, labels = read_split(tiny_h5, "PublicTest")
     accuracy = (equalizing.predict_faces(images).argmax(1) == labels).mean()
     assert accuracy == pytest.approx(read_metrics(run)["val"]["acc"], abs=1e-6)
+
+
+def test_a_models_own_tta_is_the_default_everywhere(tiny_run, tiny_h5, tmp_path):
+    from fer.checkpoint import set_tta
+
+    model = export_model(tiny_run / "checkpoints" / "best.ckpt", tmp_path / "m.safetensors")
+    assert Predictor.load(model).tta == "none" == Predictor.load(tiny_run).tta  # not chosen yet
+    set_tta(model, "crops")
+    with pytest.raises(ValueError, match="unknown tta"):
+        set_tta(model, "rotate")
+    chosen = Predictor.load(model)
+    assert chosen.tta == "crops"
+    images = read_split(tiny_h5, "PrivateTest")[0][:12]
+    plain = Predictor.load(tiny_run).predict_faces(images)
+    np.testing.assert_allclose(chosen.predict_faces(images, tta="none"), plain, atol=1e-6)
+    with_crops = chosen.predict_faces(images)
+    np.testing.assert_allclose(with_crops, chosen.predict_faces(images, tta="crops"), atol=1e-6)
+    assert not np.allclose(with_crops, plain, atol=1e-4)
+
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / f"{i}.png")
+    probs = {}
+    for tta in (None, "none"):
+        out = tmp_path / f"{tta}.csv"
+        argv = ["--model", str(model), "--no-detect", *(["--tta", tta] if tta else [])]
+        assert (
+            main([*argv, *(str(tmp_path / f"{i}.png") for i in range(12)), "--out", str(out)]) == 0
+        )
+        rows = sorted(csv.DictReader(out.open()), key=lambda r: int(r["path"].split("/")[-1][:-4]))
+        probs[tta] = np.array([[float(r[c]) for c in CLASSES] for r in rows])
+    np.testing.assert_allclose(probs[None], with_crops, atol=1e-4)
+    np.testing.assert_allclose(probs["none"], plain, atol=1e-4)
+    report = evaluate(model, "test", data=str(tiny_h5), out=str(tmp_path / "ev"), log_wandb=False)
+    assert report["tta"] == "crops"

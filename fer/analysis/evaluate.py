@@ -71,15 +71,18 @@ def match_classes(
 def evaluate(
     model: str | Path | None,
     split: str = "test",
-    tta: str = "none",
+    tta: str | None = None,
     data: str | None = None,
     out: str | None = None,
     log_wandb: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate one model; returns the report written to metrics.json."""
+    """Evaluate one model; returns the report written to metrics.json.
+
+    `tta`: none, flip or crops; None: the model's own choice (none for a run's checkpoint)."""
     ref = resolve_run(model)
     images, labels, meta = split_data(ref, split, data)
     predictor = Predictor.load(ref.checkpoint)
+    tta = predictor.tta if tta is None else tta
     classes = list(predictor.classes)
     rows, labels, dropped, lacking = match_classes(predictor.classes, meta.classes, labels)
     if not len(rows):
@@ -187,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tta",
         choices=["none", "flip", "crops"],
-        default="none",
-        help="test-time augmentation: flip (2 views) or crops (10 views)",
+        help="test-time augmentation: none, flip (2 views) or crops (10 views); default: the "
+        "model's own choice, made on PublicTest (crops for the shipped model, none for a run)",
     )
     parser.add_argument(
         "--data",

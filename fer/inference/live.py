@@ -43,10 +43,13 @@ class LiveSession:
         min_face_size: int = LIVE_MIN_FACE,
         framing: Framing | None = None,
         detector: FaceDetector | TrackingDetector | None = None,
+        tta: str | None = "none",
     ) -> None:
         # The predictor's networks, shared by every session: only the smallest face differs.
         detector = detector or TrackingDetector(predictor.detector.with_min_face(min_face_size))
-        self.pipeline = FramePipeline(predictor, framing, smoothing_s, detector)
+        # Live views classify every frame they show: one view per face (tta none) by default,
+        # where a file's frames, sampled once a second, get the model's own TTA.
+        self.pipeline = FramePipeline(predictor, framing, smoothing_s, detector, tta)
         self.classes = predictor.classes
         self.recording = Recording(self.classes)
         self.history: deque[tuple[float, int, np.ndarray]] = deque()

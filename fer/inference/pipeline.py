@@ -45,7 +45,8 @@ class FramePipeline:
     """A predictor, a framing, a tracker and a smoother: the state of one video or session.
 
     `detector`: the face detector (default: the predictor's); live views pass one with a larger
-    `min_face_size`, which is what makes them fast. `smoothing_s`: the smoother's window."""
+    `min_face_size`, which is what makes them fast. `smoothing_s`: the smoother's window.
+    `tta`: test-time augmentation of each face (default: the model's own choice)."""
 
     def __init__(
         self,
@@ -53,8 +54,10 @@ class FramePipeline:
         framing: Framing | None = None,
         smoothing_s: float = 1.0,
         detector: FaceDetector | TrackingDetector | None = None,
+        tta: str | None = None,
     ) -> None:
         self.predictor = predictor
+        self.tta = tta
         self.classes = predictor.classes
         self.framing = framing or predictor.framing
         self.detector = detector or predictor.detector
@@ -69,7 +72,7 @@ class FramePipeline:
             for frame, faces in zip(frames, detections)
             for face in faces
         ]
-        probs = iter(self.predictor.predict_faces(crops))
+        probs = iter(self.predictor.predict_faces(crops, self.tta))
         return [
             self._record(frame, faces, [next(probs) for _ in faces])
             for frame, faces in zip(frames, detections)

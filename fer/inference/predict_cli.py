@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         "--no-detect", action="store_true", help="each image is already a cropped face"
     )
     parser.add_argument(
-        "--tta", choices=["none", "flip", "crops"], default="none", help="test-time augmentation"
+        "--tta",
+        choices=["none", "flip", "crops"],
+        help="test-time augmentation: none, flip (2 views) or crops (10 views); default: the "
+        "model's own choice, made on PublicTest (crops for the shipped model, none for a run)",
     )
     parser.add_argument(
         "--margin",

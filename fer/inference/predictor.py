@@ -4,6 +4,9 @@ from fer import Predictor
 predictor = Predictor.load("outputs/2026-11-28/10-45-27")   # run dir, .ckpt, .safetensors, None
 probs = predictor.predict_faces(face_crops)                   # (N, 7), rows sum to 1
 faces = predictor.predict_image(photo)                        # detect, crop, classify
+
+Test-time augmentation (`tta`) defaults to the model's own choice (`predictor.tta`: made on
+PublicTest when the model was shipped; `none` for checkpoints); pass `tta=` to override.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Predictor:
         self.info = info
         self.classes = tuple(info.classes)
         self.framing = Framing.from_dict(info.framing)  # how faces are cut from detections
+        self.tta = info.tta  # the test-time augmentation chosen with the model
         self.batch_size = batch_size
         self._detector: FaceDetector | None = None
 
@@ -97,9 +101,12 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_faces(
-        self, faces: Sequence[Image.Image | np.ndarray] | np.ndarray, tta: str = "none"
+        self, faces: Sequence[Image.Image | np.ndarray] | np.ndarray, tta: str | None = None
     ) -> np.ndarray:
-        """Emotion probabilities (N, num_classes) for face crops; batched on the model's device."""
+        """Emotion probabilities (N, num_classes) for face crops; batched on the model's device.
+
+        `tta`: none, flip or crops; None: the model's own (`self.tta`)."""
+        tta = self.tta if tta is None else tta
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         images = self.preprocess(faces)
@@ -119,7 +126,7 @@ class Predictor:
         self,
         image: Image.Image | np.ndarray,
         detect: bool = True,
-        tta: str = "none",
+        tta: str | None = None,
         framing: Framing | None = None,
     ) -> list[FacePrediction]:
         """Every face in a photo (detect=True), or the whole image as one face; [] if none found.
@@ -138,7 +145,7 @@ class Predictor:
         self,
         images: Sequence[Image.Image | np.ndarray],
         detect: bool = True,
-        tta: str = "none",
+        tta: str | None = None,
         framing: Framing | None = None,
     ) -> list[list[FacePrediction]]:
         """`predict_image` for many images: detection batched per image size, faces together."""

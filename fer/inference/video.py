@@ -67,19 +67,21 @@ def analyze_video(
     progress: Callable[[float], None] | None = None,
     video_format: str = "mp4",
     smoothing_s: float = 1.0,
+    tta: str | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline on one video and write its outputs; returns the summary.
 
     `video_format`: mp4 (MPEG-4 part 2, plays in desktop players) or webm (VP8, plays in every
     browser). `framing`: how faces are cut (default: the model's own). `smoothing_s`: the window
-    of the smoothed columns of frames.csv and the timeline's lines."""
+    of the smoothed columns of frames.csv and the timeline's lines. `tta`: test-time
+    augmentation of each face (default: the model's own choice)."""
     start = time.perf_counter()
     if video_format not in VIDEO_CODECS:
         raise ValueError(f"video_format must be one of {', '.join(VIDEO_CODECS)}")
     cap = open_video(path)
     rate, count = video_rate_and_length(cap)
     duration = count / rate
-    pipeline = FramePipeline(predictor, framing, smoothing_s)
+    pipeline = FramePipeline(predictor, framing, smoothing_s, tta=tta)
     recording = Recording(predictor.classes)
     out_dir.mkdir(parents=True, exist_ok=True)
     annotated = (

@@ -112,7 +112,11 @@ def run_live(args: argparse.Namespace, predictor: Any, framing: Any) -> int:
         )
         return 1
     session = LiveSession(
-        predictor, smoothing_s=args.smoothing, min_face_size=args.min_face, framing=framing
+        predictor,
+        smoothing_s=args.smoothing,
+        min_face_size=args.min_face,
+        framing=framing,
+        tta=args.tta or "none",
     )
     name = "camera" if isinstance(args.camera, int) else Path(str(args.camera)).stem
     with LiveSource(args.camera) as source:
@@ -161,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="crop every face as the box grown by this fraction of its size on each side "
         "(default: the framing stored with the model, which matches its training faces)",
+    )
+    parser.add_argument(
+        "--tta",
+        choices=["none", "flip", "crops"],
+        help="test-time augmentation of each face (default: the model's own choice, made on "
+        "PublicTest: crops for the shipped model; --live: none, for speed)",
     )
     parser.add_argument(
         "--label", choices=CLASSES, help="the true emotion of every video: report accuracy"
@@ -245,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                 framing,
                 progress=lambda share, bar=bar: bar.update(round(share * 100) - bar.n),
                 smoothing_s=args.smoothing,
+                tta=args.tta,
             )
             bar.update(100 - bar.n)
             results.append(summary)
