@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> dict:
         for r in rows
     ]
     predictor = Predictor.load(args.model)
+    tta = predictor.tta if args.tta is None else args.tta  # default: the model's own
     framing = Framing.from_margin(args.margin) if args.margin is not None else predictor.framing
     if args.level_eyes is not None:
         framing = Framing(framing.scale, framing.dx, framing.dy, args.level_eyes == "on")
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> dict:
     for start in tqdm(range(0, len(rows), BATCH), desc="pipeline", unit="batch"):
         batch = rows[start : start + BATCH]
         photos = read_photos(args.out / "photos", [r["file"] for r in batch])
-        results = predictor.predict_images(photos, tta=args.tta, framing=framing)
+        results = predictor.predict_images(photos, tta=tta, framing=framing)
         for k, faces in enumerate(results, start):
             p = places[k]
             hits = [
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
                 pipeline[k] = int(best.probs.argmax())
 
     images, _ = read_split(args.data, SPLITS[args.split])
-    direct = predictor.predict_faces(images[[int(r["index"]) for r in rows]], tta=args.tta)
+    direct = predictor.predict_faces(images[[int(r["index"]) for r in rows]], tta=tta)
     direct = direct.argmax(1)
 
     empty_names = sorted(p.name for p in (args.out / "empty").glob("*.jpg"))
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> dict:
         "split": SPLITS[args.split],
         "photos": len(rows),
         "framing": framing.to_dict(),
-        "tta": args.tta,
+        "tta": tta,
         "faces_found": float(found.mean()),
         "pipeline_accuracy": float((pipeline == truth).mean()),
         "pipeline_accuracy_on_found": float((pipeline[found] == truth[found]).mean()),
@@ -190,7 +191,11 @@ def main() -> int:
     parser.add_argument(
         "--level-eyes", choices=["on", "off"], help="override the framing's eye levelling"
     )
-    parser.add_argument("--tta", choices=["none", "flip", "crops"], default="none")
+    parser.add_argument(
+        "--tta",
+        choices=["none", "flip", "crops"],
+        help="test-time augmentation, the same both ways (default: the model's own choice)",
+    )
     parser.add_argument(
         "--clean",
         action="store_true",

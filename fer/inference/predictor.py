@@ -27,6 +27,7 @@ from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision
 
 TTA_MODES = ("none", "flip", "crops")
+VIEWS = {"none": 1, "flip": 2, "crops": 10}  # views of each face per TTA mode
 CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
 
 
@@ -107,18 +108,24 @@ class Predictor:
 
         `tta`: none, flip or crops; None: the model's own (`self.tta`)."""
         tta = self.tta if tta is None else tta
+        if tta not in VIEWS:
+            raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         images = self.preprocess(faces)
+        # All views of a chunk of faces go through the network as one batch (a face alone
+        # with crops TTA: one forward of 10, not 10 of one), at most `batch_size` images.
+        step = max(1, self.batch_size // VIEWS[tta])
         out = []
-        for start in range(0, len(images), self.batch_size):
+        for start in range(0, len(images), step):
             x = normalize(
-                images[start : start + self.batch_size].to(self.device),
+                images[start : start + step].to(self.device),
                 self.info.mean,
                 self.info.std,
                 self.info.equalized,
             )
-            probs = torch.stack([self.probabilities(v) for v in tta_views(x, tta)])
+            views = tta_views(x, tta)
+            probs = self.probabilities(torch.cat(views)).view(len(views), len(x), -1)
             out.append(probs.mean(0).cpu())
         return torch.cat(out).numpy()
 
