@@ -28,6 +28,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from fer.analysis.camera import Placement, camera_effects, camera_photo, random_background
+from fer.analysis.stats import paired_difference
 from fer.data.hdf5 import read_split
 from fer.framing import Framing
 from fer.inference.predictor import Predictor
@@ -124,6 +125,9 @@ def run(args: argparse.Namespace) -> dict:
         false_empty += sum(len(f) for f in predictor.detector.detect(photos))
 
     found = pipeline >= 0
+    gap, gap_low, gap_high = paired_difference(
+        direct[found] == truth[found], pipeline[found] == truth[found]
+    )
     recall = {
         c: float((pipeline[truth == i] == i).mean()) if (truth == i).any() else None
         for i, c in enumerate(CLASSES)
@@ -139,9 +143,8 @@ def run(args: argparse.Namespace) -> dict:
         "pipeline_accuracy_on_found": float((pipeline[found] == truth[found]).mean()),
         "direct_accuracy_on_found": float((direct[found] == truth[found]).mean()),
         "direct_accuracy": float((direct == truth).mean()),
-        "gap_on_found": float(
-            (direct[found] == truth[found]).mean() - (pipeline[found] == truth[found]).mean()
-        ),
+        "gap_on_found": gap,
+        "gap_on_found_ci95": [gap_low, gap_high],  # paired bootstrap over the faces found
         "other_detections_in_photos": extra,
         "detections_in_empty_photos": false_empty,
         "empty_photos": len(empty_names),
@@ -156,7 +159,8 @@ def report(r: dict) -> str:
         f"pipeline accuracy (miss = wrong)  {r['pipeline_accuracy']:.2%}",
         f"pipeline accuracy, faces found    {r['pipeline_accuracy_on_found']:.2%}",
         f"direct accuracy, same faces       {r['direct_accuracy_on_found']:.2%}",
-        f"gap on the faces found            {100 * r['gap_on_found']:.2f} points",
+        f"gap on the faces found            {100 * r['gap_on_found']:.2f} points "
+        f"[{100 * r['gap_on_found_ci95'][0]:.2f}, {100 * r['gap_on_found_ci95'][1]:.2f}]",
         f"direct accuracy, all faces        {r['direct_accuracy']:.2%}",
         f"other detections in the photos    {r['other_detections_in_photos']}",
         f"detections in {r['empty_photos']} face-free photos {r['detections_in_empty_photos']}",

@@ -8,7 +8,14 @@ from scipy import stats as scipy_stats
 from test_compare import fabricate
 
 from fer.analysis.compare import configurations, find_runs, main, statistics
-from fer.analysis.stats import Configuration, axis_effects, compare, holm, paired_p_value
+from fer.analysis.stats import (
+    Configuration,
+    axis_effects,
+    compare,
+    holm,
+    paired_difference,
+    paired_p_value,
+)
 from fer.predictions import write_predictions
 
 N = 600  # test images
@@ -160,3 +167,19 @@ def test_axis_effects_in_an_unfinished_grid_compare_only_what_both_values_ran():
     configs.append(Configuration({"depth": "4", "norm": "none"}, deep[None], 0.60))
     complete = {e.axis: e for e in axis_effects(configs)}
     assert complete["norm"].only == "" and "only" not in complete["norm"].sentence()
+
+
+def test_paired_difference_interval_covers_the_difference_and_tightens_with_pairing():
+    rng = np.random.default_rng(3)
+    a = rng.random(600) < 0.75
+    b = a.copy()
+    flip = rng.choice(600, 30, replace=False)  # b differs from a on 30 images
+    b[flip] = ~b[flip]
+    diff, low, high = paired_difference(a, b)
+    assert diff == pytest.approx(a.mean() - b.mean())
+    assert low <= diff <= high
+    # paired: the width follows the 30 discordant images (about 4 points), not two
+    # independent 600-image accuracies (about 10 points)
+    assert 0.02 < high - low < 0.06
+    with pytest.raises(ValueError, match="same length"):
+        paired_difference(a, b[:-1])

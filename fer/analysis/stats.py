@@ -193,6 +193,16 @@ def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
     return effects
 
 
+def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """mean(a) - mean(b) for per-image correctness on the same images, with its 95%
+    paired-bootstrap interval: (difference, low, high)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"paired samples need the same length >= 2, got {len(a)} and {len(b)}")
+    low, high = _bootstrap((a, b), _mean_difference, paired=True)
+    return float(a.mean() - b.mean()), low, high
+
+
 def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(x, axis=axis)
 
