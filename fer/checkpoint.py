@@ -29,6 +29,9 @@ class CheckpointError(Exception):
     """A path that is not a usable fer checkpoint or run directory."""
 
 
+TTA_MODES = ("none", "flip", "crops")  # test-time augmentation: 1, 2 or 10 views of a face
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     classes: list[str]
@@ -179,8 +182,6 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
 def set_tta(path: str | Path, tta: str) -> None:
     """Record in a .safetensors model file the TTA chosen for it (its weights are unchanged)."""
     from safetensors.torch import load_file, save_file
-
-    from fer.inference.predictor import TTA_MODES
 
     if tta not in TTA_MODES:
         raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")

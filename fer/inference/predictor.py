@@ -20,13 +20,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fer.checkpoint import ModelInfo, load_model
+from fer.checkpoint import TTA_MODES, ModelInfo, load_model
 from fer.framing import Framing
 from fer.inference.faces import FaceDetector
 from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision
 
-TTA_MODES = ("none", "flip", "crops")
 VIEWS = {"none": 1, "flip": 2, "crops": 10}  # views of each face per TTA mode
 CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
 
