@@ -186,21 +186,30 @@ def set_tta(path: str | Path, tta: str) -> None:
     if tta not in TTA_MODES:
         raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
     path = Path(path)
-    _, info = _load_safetensors(path)  # refuses what is not a fer model file
+    info = _read_info(path)  # refuses what is not a fer model file
     state = load_file(str(path))
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(replace(info, tta=tta)))})
 
 
-def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
+def _read_info(path: Path) -> ModelInfo:
+    """The `fer` metadata of a .safetensors model file, read from its header alone."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            info = ModelInfo(**json.loads((f.metadata() or {})["fer"]))
-        state = load_file(str(path))
+            return ModelInfo(**json.loads((f.metadata() or {})["fer"]))
     except Exception as e:  # header errors, missing metadata
+        raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
+
+
+def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
+    from safetensors.torch import load_file
+
+    info = _read_info(path)
+    try:
+        state = load_file(str(path))
+    except Exception as e:  # a damaged tensor section
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
     model = build_model(info.model)
     model.load_state_dict(state)

@@ -122,6 +122,7 @@ def card_markdown(
     size: int,
     ms: dict[str, float],
     selection: list[dict],
+    best_tta: str,
 ) -> str:
     test = evals["test"]
     cm = test["confusion_matrix"]
@@ -148,7 +149,6 @@ def card_markdown(
         f"| {c} | " + " | ".join(str(v) for v in cm[i]) + " |" for i, c in enumerate(CLASSES)
     )
     recall = " | ".join(f"{test['per_class'][c]['recall']:.3f}" for c in CLASSES)
-    best_tta = chosen_tta(evals)
     timing = f"{ms['none']:.2f} ms" + (
         f" ({ms[best_tta]:.2f} ms with its {best_tta} TTA)" if best_tta != "none" else ""
     )
@@ -303,7 +303,7 @@ def ship(
             for name, e in evals.items()
         },
     }
-    markdown = card_markdown(members, evals, size, ms, selection)
+    markdown = card_markdown(members, evals, size, ms, selection, tta)
     # Everything is measured: the card and the model go in place together, the model last.
     write_json(args.out.parent / "card.json", card)
     with atomic_path(args.out.parent / "MODEL_CARD.md") as tmp:
