@@ -29,7 +29,8 @@ class CheckpointError(Exception):
     """A path that is not a usable fer checkpoint or run directory."""
 
 
-TTA_MODES = ("none", "flip", "crops")  # test-time augmentation: 1, 2 or 10 views of a face
+TTA_VIEWS = {"none": 1, "flip": 2, "crops": 10}  # test-time augmentation: views of each face
+TTA_MODES = tuple(TTA_VIEWS)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,13 @@ from PIL import Image
 
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
-from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_model, resolve_checkpoint
+from fer.checkpoint import (
+    DEFAULT_MODEL,
+    TTA_VIEWS,
+    CheckpointError,
+    export_model,
+    resolve_checkpoint,
+)
 from fer.data.hdf5 import read_split
 from fer.inference.predict_cli import main
 from fer.inference.predictor import tta_views
@@ -66,6 +72,12 @@ def test_crops_tta_averages_ten_views(predictor, tiny_h5):
         torch.testing.assert_close(mirror, view.flip(-1))
     manual = torch.stack([predictor.probabilities(v) for v in views]).mean(0).numpy()
     np.testing.assert_allclose(predictor.predict_faces(images, tta="crops"), manual, atol=1e-6)
+
+
+def test_view_counts_match_the_views_made():
+    x = torch.zeros(3, 1, 48, 48)
+    for mode, count in TTA_VIEWS.items():  # predict_faces sizes its batches by these counts
+        assert len(tta_views(x, mode)) == count, mode
 
 
 def test_no_detect_on_image_files_equals_fer_eval(tiny_run, tiny_h5, tmp_path):

@@ -20,13 +20,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fer.checkpoint import TTA_MODES, ModelInfo, load_model
+from fer.checkpoint import TTA_MODES, TTA_VIEWS, ModelInfo, load_model
 from fer.framing import Framing
 from fer.inference.faces import FaceDetector
 from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision
 
-VIEWS = {"none": 1, "flip": 2, "crops": 10}  # views of each face per TTA mode
 CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
 
 
@@ -107,14 +106,14 @@ class Predictor:
 
         `tta`: none, flip or crops; None: the model's own (`self.tta`)."""
         tta = self.tta if tta is None else tta
-        if tta not in VIEWS:
+        if tta not in TTA_VIEWS:
             raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         images = self.preprocess(faces)
         # All views of a chunk of faces go through the network as one batch (a face alone
         # with crops TTA: one forward of 10, not 10 of one), at most `batch_size` images.
-        step = max(1, self.batch_size // VIEWS[tta])
+        step = max(1, self.batch_size // TTA_VIEWS[tta])
         out = []
         for start in range(0, len(images), step):
             x = normalize(
