@@ -354,3 +354,24 @@ def test_detect_cuts_the_face_out_of_photographs(tmp_path, capsys):
     saved = Image.open(tmp_path / "photos" / "happy" / "person.jpg")
     (through,) = predictor.predict_image(saved)
     np.testing.assert_allclose(direct, through.probs, atol=1e-4)
+
+
+def test_photos_with_exif_orientation_are_read_upright(tmp_path):
+    from conftest import face_photo
+
+    upright = Image.open(face_photo()).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": a phone's portrait photo
+    for label in ("happy", "sad"):
+        (tmp_path / "photos" / label).mkdir(parents=True)
+    upright.save(tmp_path / "photos" / "happy" / "upright.jpg", quality=100)
+    upright.transpose(Image.Transpose.ROTATE_90).save(
+        tmp_path / "photos" / "sad" / "phone.jpg", quality=100, exif=exif
+    )
+    for mode in ([], ["--detect"]):  # the centre square, and the detected face
+        out = tmp_path / f"faces{len(mode)}.h5"
+        assert prepare_main([str(tmp_path / "photos"), "-o", str(out), "-q", *mode]) == 0
+        images, labels = read_split(out, "test", classes=None)
+        assert sorted(labels.tolist()) == [0, 1]  # happy, sad: the classes present
+        happy, sad = images[np.argsort(labels)].astype(float)
+        assert np.abs(happy - sad).mean() < 3, mode  # the same face, not a sideways one

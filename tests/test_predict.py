@@ -135,6 +135,25 @@ def test_csv_contract_with_faces_no_face_and_unreadable(tiny_run, tmp_path, caps
     assert len(rows) == 3  # header, the face, the empty row; the broken file only on stderr
 
 
+def test_portrait_photo_with_exif_orientation_is_read_upright(tiny_run, tmp_path, capsys):
+    # A phone stores a portrait photo sideways and tags it "rotate 90° clockwise to view"
+    # (EXIF orientation 6); boxes are reported on the photo as a viewer shows it.
+    upright = Image.open(face_photo()).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.save(tmp_path / "upright.jpg", quality=100)
+    upright.transpose(Image.Transpose.ROTATE_90).save(
+        tmp_path / "phone.jpg", quality=100, exif=exif
+    )
+    assert main(["--model", str(tiny_run), str(tmp_path / "upright.jpg")]) == 0
+    assert main(["--model", str(tiny_run), str(tmp_path / "phone.jpg")]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    faces = [r for r in rows if r[0] != "path"]
+    assert len(faces) == 2 and all(r[1] == "0" for r in faces)
+    boxes = [np.array(r[2:6], dtype=float) for r in faces]
+    np.testing.assert_allclose(boxes[1], boxes[0], atol=3)  # pixels, after JPEG re-encoding
+
+
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["--model", str(tmp_path / "nothing"), str(face_photo())]) == 1
     assert "no such checkpoint or run directory" in capsys.readouterr().err

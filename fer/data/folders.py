@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fer.data.hdf5 import DatasetMeta
 from fer.data.sources import PrepareError
@@ -81,7 +81,7 @@ def face_loader(detector: object, framing: object) -> Callable[[Path, int, int],
 
     def load(path: Path, size: int, channels: int) -> np.ndarray | None:
         with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"))
+            rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))  # upright
         faces = detector.detect([rgb])[0]
         if not faces:
             return None
@@ -116,7 +116,7 @@ def parse_fractions(text: str) -> dict[str, float]:
 def load_image(path: Path, size: int, channels: int) -> np.ndarray:
     """The image centre-cropped to a square, resized to size × size, grey or RGB, uint8."""
     with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
+        image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
         w, h = image.size
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from fer.preprocess import IMAGE_SUFFIXES
 
@@ -21,7 +21,8 @@ def image_paths(paths: list[str]) -> Iterator[Path]:
 
 
 def read_image(path: Path) -> Image.Image:
-    """Open an image fully (OSError / ValueError with a reason if it cannot be read)."""
+    """Open an image fully, upright as a viewer shows it (a phone's portrait photo is stored
+    sideways with an EXIF orientation tag), in RGB; OSError / ValueError if it cannot be read."""
     with Image.open(path) as image:
         image.load()
-        return image.convert("RGB")
+        return ImageOps.exif_transpose(image).convert("RGB")
