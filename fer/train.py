@@ -285,6 +285,7 @@ def _run_and_record(
     # Both are recorded: the loader workers get the signal too, and their death may surface
     # first, as a RuntimeError, before the KeyboardInterrupt does.
     previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    (run_dir / "error.log").unlink(missing_ok=True)  # an earlier attempt's, resumed or redone
     try:
         return run_fn(cfg, overrides, group)[objective]
     except (Exception, KeyboardInterrupt, SystemExit) as error:

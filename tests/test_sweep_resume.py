@@ -81,6 +81,7 @@ def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h
     stderr = signal_after_first_epoch(process, sweep / "1", signal.SIGTERM)
     assert read_metrics(sweep / "0")["status"] == "completed", stderr[-2000:]
     assert read_metrics(sweep / "1")["status"] == "interrupted", stderr[-2000:]
+    assert (sweep / "1" / "error.log").is_file()
     first_job = (sweep / "0" / "metrics.json").read_bytes()
     first_mtime = (sweep / "0" / "checkpoints" / "best.ckpt").stat().st_mtime_ns
 
@@ -93,6 +94,7 @@ def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h
     assert (sweep / "0" / "checkpoints" / "best.ckpt").stat().st_mtime_ns == first_mtime
     second = read_metrics(sweep / "1")
     assert second["status"] == "completed" and second["epochs"] == 12  # not started over
+    assert not (sweep / "1" / "error.log").exists()  # the interruption's, not this attempt's
     assert (sweep / "1" / "predictions" / "test.npz").is_file()
 
     third = launch(tiny_h5, *args, multirun=True)
