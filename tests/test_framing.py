@@ -10,7 +10,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from fer.analysis.camera import Placement, place_face, random_background
+from fer.analysis.camera import Placement, place_face, random_background, tight_photo
 from fer.framing import FER2013, Framing
 from fer.inference.faces import FaceDetector
 
@@ -51,6 +51,18 @@ def test_crop_of_a_placed_face_gives_the_face_back():
     assert np.abs(back[inner].astype(int) - face[inner]).mean() < 1
     shifted = back[5:-3, 4:-4].astype(int)  # one pixel off is clearly worse
     assert np.abs(shifted - face[inner]).mean() > 5
+
+
+def test_tight_photo_is_the_face_filling_the_photo():
+    noise = np.random.default_rng(0).random((48, 48)).astype(np.float32)
+    face = cv2.GaussianBlur(noise, (0, 0), 2)
+    face = ((face - face.min()) / (face.max() - face.min()) * 255).astype(np.uint8)
+    photo, placement = tight_photo(face, np.random.default_rng(1), effects=False)
+    side = photo.shape[0]
+    assert photo.shape == (side, side, 3) and 96 <= side <= 240
+    assert (placement.cx, placement.cy, placement.side) == (side / 2, side / 2, side)
+    back = np.asarray(Image.fromarray(photo[:, :, 0]).resize((48, 48)))
+    assert np.abs(back[2:-2, 2:-2].astype(int) - face[2:-2, 2:-2]).mean() < 1.5
 
 
 def test_crop_outside_the_image_stays_square():

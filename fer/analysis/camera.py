@@ -148,3 +148,17 @@ def camera_photo(
     placement = random_placement(rng, size)
     photo = place_face(tint(face, rng), random_background(rng, size), placement)
     return camera_effects(photo, rng), placement
+
+
+def tight_photo(
+    face: np.ndarray,
+    rng: np.random.Generator,
+    side: tuple[float, float] = (96, 240),
+    effects: bool = True,
+) -> tuple[np.ndarray, Placement]:
+    """The face alone, upscaled to a log-uniform `side` (pixels) and filling the whole photo, as
+    face datasets store their crops; with what a camera adds unless `effects=False`."""
+    s = round(math.exp(rng.uniform(math.log(side[0]), math.log(side[1]))))
+    placement = Placement(s / 2, s / 2, s)
+    photo = place_face(tint(face, rng) if effects else face, np.zeros((s, s, 3)), placement)
+    return (camera_effects(photo, rng) if effects else photo), placement

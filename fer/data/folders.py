@@ -82,7 +82,7 @@ def face_loader(detector: object, framing: object) -> Callable[[Path, int, int],
     def load(path: Path, size: int, channels: int) -> np.ndarray | None:
         with Image.open(path) as image:
             rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))  # upright
-        faces = detector.detect([rgb])[0]
+        faces = detector.detect_photos([rgb])[0]
         if not faces:
             return None
         crop = framing.crop(rgb, faces[0].box, faces[0].landmarks)

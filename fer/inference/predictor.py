@@ -161,7 +161,7 @@ class Predictor:
         if not detect:
             probs = self.predict_faces(rgb, tta)
             return [[FacePrediction(None, None, p, self.classes)] for p in probs]
-        found = self.detector.detect(rgb)
+        found = self.detector.detect_photos(rgb)
         framing = framing or self.framing
         crops = [
             framing.crop(im, f.box, f.landmarks) for im, faces in zip(rgb, found) for f in faces
