@@ -39,3 +39,8 @@ def test_face_free_photos_stay_face_free_after_the_second_search(detector):
 def test_a_found_face_is_kept_as_found(detector):
     photo = data.astronaut()
     assert detector.detect_photos([photo]) == detector.detect([photo])
+
+
+def test_a_negative_border_is_refused():
+    with pytest.raises(ValueError, match="pad must be >= 0"):
+        FaceDetector("cpu", pad=-0.1)
