@@ -74,8 +74,8 @@ class FaceDetector:
         """`detect`, then for each photo where none was found, once more with a border around
         it (`pad`); boxes and landmarks are in the photo's own pixels either way."""
         found = self.detect(images)
-        for i in (i for i, faces in enumerate(found) if not faces and self.pad > 0):
-            found[i] = self.detect_padded(images[i])
+        if self.pad > 0:
+            found = [faces or self.detect_padded(im) for im, faces in zip(images, found)]
         return found
 
     def detect_padded(self, image: np.ndarray) -> list[Face]:
