@@ -11,7 +11,10 @@ in `OUT/empty/`. Then the real pipeline (the Predictor with detection, as fer-pr
 and fer-app run it) classifies every photo, and the same model classifies the original 48×48
 faces directly. Printed: faces found, accuracy through the pipeline (a missed face counts as
 wrong), direct accuracy on the same faces, the gap, per-class recall, and false detections on
-the face-free photos. `OUT/results.json` keeps the numbers. `--tight` makes each photo the
+the face-free photos. To tell where the gap comes from, each face is also cut from its photo at
+the exact place it was put (its true frame) and classified: direct − true frame is what the
+camera effects and resampling cost, true frame − pipeline is what detection and framing cost.
+`OUT/results.json` keeps the numbers. `--tight` makes each photo the
 face alone, upscaled to fill it (96-240 px), as face datasets store their crops.
 """
 
@@ -117,11 +120,14 @@ def run(args: argparse.Namespace) -> dict:
         framing = Framing(framing.scale, framing.dx, framing.dy, args.level_eyes == "on")
 
     pipeline = np.full(len(rows), -1)  # predicted class through the pipeline; -1: face missed
+    placed = np.full(len(rows), -1)  # predicted class of the face cut at its true frame
     extra = 0  # detections that are not the placed face
     for start in tqdm(range(0, len(rows), BATCH), desc="pipeline", unit="batch"):
         batch = rows[start : start + BATCH]
         photos = read_photos(args.out / "photos", [r["file"] for r in batch])
         results = predictor.predict_images(photos, tta=tta, framing=framing)
+        crops = [places[k].cut(photo) for k, photo in enumerate(photos, start)]
+        placed[start : start + len(batch)] = predictor.predict_faces(crops, tta=tta).argmax(1)
         for k, faces in enumerate(results, start):
             p = places[k]
             hits = [
@@ -149,6 +155,8 @@ def run(args: argparse.Namespace) -> dict:
     gap, gap_low, gap_high = paired_difference(
         direct[found] == truth[found], pipeline[found] == truth[found]
     )
+    camera_cost = paired_difference(direct[found] == truth[found], placed[found] == truth[found])
+    framing_cost = paired_difference(placed[found] == truth[found], pipeline[found] == truth[found])
     recall = {
         c: float((pipeline[truth == i] == i).mean()) if (truth == i).any() else None
         for i, c in enumerate(CLASSES)
@@ -166,11 +174,24 @@ def run(args: argparse.Namespace) -> dict:
         "direct_accuracy": float((direct == truth).mean()),
         "gap_on_found": gap,
         "gap_on_found_ci95": [gap_low, gap_high],  # paired bootstrap over the faces found
+        "true_frame_accuracy_on_found": float((placed[found] == truth[found]).mean()),
+        # The gap in two parts (each with its paired-bootstrap interval): direct - true frame
+        # (camera effects, resampling) and true frame - pipeline (detection and framing).
+        "camera_cost_on_found": camera_cost[0],
+        "camera_cost_on_found_ci95": list(camera_cost[1:]),
+        "framing_cost_on_found": framing_cost[0],
+        "framing_cost_on_found_ci95": list(framing_cost[1:]),
         "other_detections_in_photos": extra,
         "detections_in_empty_photos": false_empty,
         "empty_photos": len(empty_names),
         "pipeline_recall": recall,
     }
+
+
+def points(r: dict, key: str) -> str:
+    """A difference and its interval in accuracy points, e.g. `0.95 [-1.54, 3.38]`."""
+    low, high = r[f"{key}_ci95"]
+    return f"{100 * r[key]:.2f} points [{100 * low:.2f}, {100 * high:.2f}]"
 
 
 def report(r: dict) -> str:
@@ -182,6 +203,9 @@ def report(r: dict) -> str:
         f"direct accuracy, same faces       {r['direct_accuracy_on_found']:.2%}",
         f"gap on the faces found            {100 * r['gap_on_found']:.2f} points "
         f"[{100 * r['gap_on_found_ci95'][0]:.2f}, {100 * r['gap_on_found_ci95'][1]:.2f}]",
+        f"true frame accuracy, same faces   {r['true_frame_accuracy_on_found']:.2%}",
+        f"  camera cost (direct - true)     {points(r, 'camera_cost_on_found')}",
+        f"  framing cost (true - pipeline)  {points(r, 'framing_cost_on_found')}",
         f"direct accuracy, all faces        {r['direct_accuracy']:.2%}",
         f"other detections in the photos    {r['other_detections_in_photos']}",
         f"detections in {r['empty_photos']} face-free photos {r['detections_in_empty_photos']}",

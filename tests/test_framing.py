@@ -30,21 +30,7 @@ def test_crop_of_a_placed_face_gives_the_face_back():
     background = np.zeros((300, 400, 3), np.uint8)
     placement = Placement(cx=180.3, cy=140.7, side=144, angle=math.radians(12))
     photo = place_face(face, background, placement)
-    # The box whose framing is exactly the placed square, eyes level along its angle.
-    framing = Framing(scale=1.0, level_eyes=True)
-    half = placement.side / 2
-    box = (placement.cx - half, placement.cy - half, placement.cx + half, placement.cy + half)
-    eyes = [
-        (
-            placement.cx - 10 * math.cos(placement.angle),
-            placement.cy - 10 * math.sin(placement.angle),
-        ),
-        (
-            placement.cx + 10 * math.cos(placement.angle),
-            placement.cy + 10 * math.sin(placement.angle),
-        ),
-    ]
-    crop = framing.crop(photo, box, eyes)
+    crop = placement.cut(photo)
     assert crop.shape[:2] == (144, 144)
     back = np.asarray(Image.fromarray(crop[:, :, 0]).resize((48, 48)))
     inner = (slice(4, -4), slice(4, -4))  # the pasted square's anti-aliased rim aside
