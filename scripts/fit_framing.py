@@ -8,20 +8,31 @@ detector. For each face found, where FER2013's 48×48 frame lies relative to the
 its side in box sizes and its centre offset in box sizes; and the eyes' angle. The medians over
 the first half are the fit; the second half measures how far each framing's crop lands from the
 true frame (in pixels of the 48×48 face), the fit against the plain margin crops.
+
+A box is not anatomy: MTCNN's box on a FER2013 face, cut at forehead and chin, may sit
+differently on a real photo's full head. `--real VIDEO_OR_PHOTO ...` checks this on real faces:
+the side and centre of the crop that models ship with (`fer.framing.FER2013`), in eye distances
+(between MTCNN's two eye landmarks), against FER2013's true frame on the held-out Training faces.
+
+    python scripts/fit_framing.py --real ../shared/video/*.mp4 ../shared/video/*.flv photo.jpg
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from fer.analysis.camera import Placement, place_face, random_background
 from fer.data.hdf5 import read_split
-from fer.framing import Framing, eye_angle
-from fer.inference.faces import FaceDetector
+from fer.framing import FER2013, Framing, eye_angle
+from fer.inference.faces import Face, FaceDetector
+from fer.inference.frames import sample_frames
+from fer.inference.images import read_image
+from fer.preprocess import IMAGE_SUFFIXES
 
 BATCH = 16
 
@@ -65,12 +76,73 @@ def frame_error(framing: Framing, rows: list[dict]) -> np.ndarray:
     return np.array(errors)
 
 
+def in_eye_distances(face: Face, square: tuple[float, ...]) -> tuple[float, float]:
+    """A crop square's side and its centre's drop below the eyes' midpoint, both in eye
+    distances (the distance between the detection's two eye landmarks)."""
+    (lx, ly), (rx, ry) = face.landmarks[0], face.landmarks[1]
+    eyes = math.hypot(rx - lx, ry - ly)
+    cx, cy, side = square[:3]
+    return side / eyes, (cy - (ly + ry) / 2) / eyes
+
+
+def real_faces(path: Path, detector: FaceDetector, fps: float = 5.0) -> list[Face]:
+    """The most confident face of a photo, or of each frame sampled at `fps` from a video."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        images = [np.asarray(read_image(path))]
+    else:
+        images = [frame.rgb for frame in sample_frames(path, fps)]
+    found = detector.detect(images)
+    return [max(faces, key=lambda f: f.prob) for faces in found if faces]
+
+
+def check_real(paths: list[Path], framing: Framing, held_out: list[dict]) -> None:
+    """Print where `framing`'s crop falls on real faces, in eye distances, against FER2013's
+    true frame on the held-out Training faces."""
+    truth = np.array(
+        [
+            in_eye_distances(r["face"], (r["placement"].cx, r["placement"].cy, r["placement"].side))
+            for r in held_out
+        ]
+    )
+    side, drop = np.median(truth, axis=0)
+    q = np.percentile(truth, [25, 50, 75], axis=0)
+    print("\nin eye distances, median [25%, 75%]        crop side           centre below eyes")
+    print(
+        f"  FER2013's true frame ({len(truth)} faces)   "
+        f"{q[1, 0]:5.2f} [{q[0, 0]:.2f}, {q[2, 0]:.2f}]   "
+        f"{q[1, 1]:5.2f} [{q[0, 1]:.2f}, {q[2, 1]:.2f}]"
+    )
+    detector = FaceDetector("cpu")
+    for path in paths:
+        faces = real_faces(path, detector)
+        if not faces:
+            print(f"  {path.name}: no face found")
+            continue
+        m = np.median([in_eye_distances(f, framing.square(f.box, f.landmarks)) for f in faces], 0)
+        off = 100 * (m[0] / side - 1)
+        print(
+            f"  {path.name[:26]:26} ({len(faces):3} faces)  {m[0]:5.2f} ({off:+.0f}%)"
+            f"         {m[1]:5.2f} ({m[1] - drop:+.2f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/fer2013.h5", help="the fer HDF5 file")
     parser.add_argument("--n", type=int, default=2000, help="Training faces to place")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--real",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="videos or photos of real faces: where FER2013's framing crops them, in eye "
+        "distances, against FER2013's true frame",
+    )
     args = parser.parse_args()
+    if missing := [str(p) for p in args.real if not p.is_file()]:
+        parser.error(f"no such file: {', '.join(missing)}")
 
     images, _ = read_split(args.data, "Training")
     pick = np.random.default_rng(args.seed).choice(len(images), args.n, replace=False)
@@ -124,6 +196,8 @@ def main() -> None:
             f"  {name:32} {np.median(e[:, 0]):5.2f} / {np.percentile(e[:, 0], 90):5.2f}"
             f"           {np.median(e[:, 1]):5.2f} / {np.percentile(e[:, 1], 90):5.2f}"
         )
+    if args.real:
+        check_real(args.real, FER2013, held_out)  # the framing models ship with
 
 
 if __name__ == "__main__":
