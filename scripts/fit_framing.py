@@ -30,7 +30,7 @@ from fer.analysis.camera import Placement, place_face, random_background
 from fer.data.hdf5 import read_split
 from fer.framing import FER2013, Framing, eye_angle
 from fer.inference.faces import Face, FaceDetector
-from fer.inference.frames import sample_frames
+from fer.inference.frames import VideoError, sample_frames
 from fer.inference.images import read_image
 from fer.preprocess import IMAGE_SUFFIXES
 
@@ -95,9 +95,9 @@ def real_faces(path: Path, detector: FaceDetector, fps: float = 5.0) -> list[Fac
     return [max(faces, key=lambda f: f.prob) for faces in found if faces]
 
 
-def check_real(paths: list[Path], framing: Framing, held_out: list[dict]) -> None:
-    """Print where `framing`'s crop falls on real faces, in eye distances, against FER2013's
-    true frame on the held-out Training faces."""
+def check_real(real: dict[Path, list[Face]], framing: Framing, held_out: list[dict]) -> None:
+    """Print where `framing`'s crop falls on real faces (per file), in eye distances, against
+    FER2013's true frame on the held-out Training faces."""
     truth = np.array(
         [
             in_eye_distances(r["face"], (r["placement"].cx, r["placement"].cy, r["placement"].side))
@@ -112,9 +112,7 @@ def check_real(paths: list[Path], framing: Framing, held_out: list[dict]) -> Non
         f"{q[1, 0]:5.2f} [{q[0, 0]:.2f}, {q[2, 0]:.2f}]   "
         f"{q[1, 1]:5.2f} [{q[0, 1]:.2f}, {q[2, 1]:.2f}]"
     )
-    detector = FaceDetector("cpu")
-    for path in paths:
-        faces = real_faces(path, detector)
+    for path, faces in real.items():
         if not faces:
             print(f"  {path.name}: no face found")
             continue
@@ -141,8 +139,15 @@ def main() -> None:
         "distances, against FER2013's true frame",
     )
     args = parser.parse_args()
-    if missing := [str(p) for p in args.real if not p.is_file()]:
-        parser.error(f"no such file: {', '.join(missing)}")
+    real = {}  # the real faces first, so that an unreadable file fails before the fit
+    detector = FaceDetector("cpu")
+    for path in args.real:
+        try:
+            real[path] = real_faces(path, detector)
+        except VideoError as e:
+            parser.error(str(e))
+        except (OSError, ValueError) as e:
+            parser.error(f"cannot read {path}: {e}")
 
     images, _ = read_split(args.data, "Training")
     pick = np.random.default_rng(args.seed).choice(len(images), args.n, replace=False)
@@ -197,7 +202,7 @@ def main() -> None:
             f"           {np.median(e[:, 1]):5.2f} / {np.percentile(e[:, 1], 90):5.2f}"
         )
     if args.real:
-        check_real(args.real, FER2013, held_out)  # the framing models ship with
+        check_real(real, FER2013, held_out)  # the framing models ship with
 
 
 if __name__ == "__main__":
