@@ -201,8 +201,7 @@ def report(r: dict) -> str:
         f"pipeline accuracy (miss = wrong)  {r['pipeline_accuracy']:.2%}",
         f"pipeline accuracy, faces found    {r['pipeline_accuracy_on_found']:.2%}",
         f"direct accuracy, same faces       {r['direct_accuracy_on_found']:.2%}",
-        f"gap on the faces found            {100 * r['gap_on_found']:.2f} points "
-        f"[{100 * r['gap_on_found_ci95'][0]:.2f}, {100 * r['gap_on_found_ci95'][1]:.2f}]",
+        f"gap on the faces found            {points(r, 'gap_on_found')}",
         f"true frame accuracy, same faces   {r['true_frame_accuracy_on_found']:.2%}",
         f"  camera cost (direct - true)     {points(r, 'camera_cost_on_found')}",
         f"  framing cost (true - pipeline)  {points(r, 'framing_cost_on_found')}",
