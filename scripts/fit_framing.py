@@ -37,10 +37,9 @@ from fer.preprocess import IMAGE_SUFFIXES
 BATCH = 16
 
 
-def measure(faces: np.ndarray, seed: int) -> list[dict]:
+def measure(faces: np.ndarray, seed: int, detector: FaceDetector) -> list[dict]:
     """The detection matched to each placed face that was found, with its placement."""
     rng = np.random.default_rng(seed)
-    detector = FaceDetector("cpu")
     rows = []
     for start in tqdm(range(0, len(faces), BATCH), desc="detect", unit="batch"):
         photos, placements = [], []
@@ -151,7 +150,7 @@ def main() -> None:
 
     images, _ = read_split(args.data, "Training")
     pick = np.random.default_rng(args.seed).choice(len(images), args.n, replace=False)
-    rows = measure(images[pick], args.seed)
+    rows = measure(images[pick], args.seed, detector)
     print(f"found {len(rows)} of {args.n} faces ({100 * len(rows) / args.n:.1f}%)")
     fit_rows, held_out = rows[: len(rows) // 2], rows[len(rows) // 2 :]
 
