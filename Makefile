@@ -52,11 +52,17 @@ quickstart: install $(H5)
 	$(BIN)/fer-compare $(SWEEP)
 
 # One part of the reference study (conf/study/, docs/study/REPORT.md), a seed at a time: on the
-# full data, 8 epochs a run. Re-running skips the runs docs/study/$(STUDY) already holds.
+# full data, 8 epochs a run. Re-running skips the runs docs/study/$(STUDY) already holds. A
+# one-at-a-time part's default is the grid's depth-4 batch-norm run of the same seed
+# (docs/study/$(STUDY)/baseline.yaml), trained first when missing.
 STUDY ?= grid
 SEEDS ?= $(if $(filter grid,$(STUDY)),0 1 2,0 1)
 study: install $(H5)
 	for seed in $(SEEDS); do \
+		if [ "$(STUDY)" != grid ]; then \
+			$(BIN)/python train.py -m study=grid seed=$$seed model.depth=4 model.norm=batch \
+				data.path=$(H5) || exit 1; \
+		fi; \
 		$(BIN)/python train.py -m study=$(STUDY) seed=$$seed data.path=$(H5) || exit 1; \
 	done
 	$(BIN)/fer-compare docs/study/$(STUDY)

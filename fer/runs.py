@@ -2,12 +2,23 @@
 
 A run directory holds `.hydra/overrides.yaml` and `metrics.json` (written by fer.train); this is
 the one reader that fer-compare, fer-report, fer-video and fer-app use to find runs and the best.
+
+A sweep directory may hold a `baseline.yaml` naming runs kept elsewhere that belong to it: a
+one-at-a-time part of the reference study varies one setting around the default, and its
+default's runs are the grid's runs of the same configuration (docs/study/<part>/baseline.yaml):
+
+    runs: ["../grid/model.depth=4,model.norm=batch,seed=*"]   # globs, relative to the sweep
+
+Runs read together that were launched with different overrides (a part and its baseline, or two
+sweeps) get the settings they do not name filled in from their own resolved config, so
+`optimizer=sgd` meets the baseline's `optimizer=adamw` rather than a blank.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +26,8 @@ from typing import Any
 import yaml
 
 from fer.naming import is_axis
+
+BASELINE_FILE = "baseline.yaml"  # runs kept elsewhere that belong to a sweep (see above)
 
 
 @dataclass
@@ -40,7 +53,28 @@ def find_runs(paths: list[str]) -> list[Run]:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such run or sweep directory")
             found |= {p.parent.parent for p in path.glob("**/.hydra/overrides.yaml")}
-    return [read_run(p) for p in sorted(found, key=_natural)]
+            found |= baseline_runs(path)
+    runs = [read_run(p) for p in sorted(found, key=_natural)]
+    _complete_axes(runs)
+    return runs
+
+
+def baseline_runs(sweep: Path) -> set[Path]:
+    """The run directories that `sweep/baseline.yaml` names (none without one)."""
+    spec = sweep / BASELINE_FILE
+    if not spec.is_file():
+        return set()
+    patterns = (yaml.safe_load(spec.read_text()) or {}).get("runs") or []
+    runs: set[Path] = set()
+    for pattern in patterns:
+        matches = {
+            Path(os.path.normpath(m)).parent.parent
+            for m in glob.glob(str(sweep / pattern / ".hydra" / "overrides.yaml"))
+        }
+        if not matches:
+            raise FileNotFoundError(f"{spec}: {pattern!r} names no run directory")
+        runs |= matches
+    return runs
 
 
 def read_run(path: Path) -> Run:
@@ -52,6 +86,47 @@ def read_run(path: Path) -> Run:
     except (OSError, json.JSONDecodeError):
         metrics = {"status": "running"}
     return Run(path, metrics.get("status", "running"), axes, metrics)
+
+
+def _complete_axes(runs: list[Run]) -> None:
+    """Give every run a value for every axis any of them has, from its own config if unnamed."""
+    keys = {k for r in runs for k in r.axes}
+    for run in runs:
+        for key in keys - run.axes.keys():
+            value = config_value(run.path, key)
+            if value is not None:
+                run.axes[key] = value
+
+
+def config_value(path: Path, key: str) -> str | None:
+    """What a run's resolved config says for an override key, written as an override would be:
+    the chosen option of a config group (`optimizer` -> `adamw`), else the value at the dotted
+    key (`model.depth` -> `4`); None when the run does not say."""
+    hydra = _load_yaml(path / ".hydra" / "hydra.yaml")
+    choices = _select(hydra, "hydra.runtime.choices")
+    if isinstance(choices, dict) and key in choices:
+        return _as_override(choices[key])
+    value = _select(_load_yaml(path / ".hydra" / "config.yaml"), key)
+    return None if value is None or isinstance(value, (dict, list)) else _as_override(value)
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _select(tree: Any, key: str) -> Any:
+    for part in key.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def _as_override(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "null" if value is None else str(value)
 
 
 def best_run(runs: list[Run]) -> Run | None:

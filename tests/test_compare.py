@@ -220,3 +220,38 @@ def test_report_refuses_unknown_note_sections_and_missing_viz(sweep, tmp_path, c
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("fer-report: error:") for line in err)
     assert "'## Findings'" in err[0] and not out.exists()
+
+
+def test_a_part_reads_its_baseline_runs_with_the_settings_they_do_not_name(tmp_path, capsys):
+    """A one-at-a-time part names the grid's runs of the default as its baseline: they are read
+    with it, their optimizer comes from their own config, the part's depth from its config."""
+    grid, part = tmp_path / "study" / "grid", tmp_path / "study" / "optimizer"
+    for seed, (val, test) in enumerate([(0.60, 0.61), (0.62, 0.63)]):
+        run = fabricate(grid, f"d4-s{seed}", ["model.depth=4", f"seed={seed}"], val=val, test=test)
+        (run / ".hydra" / "hydra.yaml").write_text(
+            "hydra:\n  runtime:\n    choices: {optimizer: adamw, model: cnn}\n"
+        )
+    fabricate(grid, "d2-s0", ["model.depth=2", "seed=0"], val=0.45, test=0.46)
+    for seed, val in enumerate([0.50, 0.52]):
+        fabricate(part, f"sgd-s{seed}", ["optimizer=sgd", f"seed={seed}"], val=val, test=val)
+    (part / "baseline.yaml").write_text('runs: ["../grid/d4-s*"]\n')
+
+    runs = find_runs([str(part)])
+    assert sorted(r.path.name for r in runs) == ["d4-s0", "d4-s1", "sgd-s0", "sgd-s1"]
+    assert {r.path.name: r.axes["optimizer"] for r in runs}["d4-s1"] == "adamw"
+    # fabricate's config.yaml says depth 2 for the sgd runs: read from it, not invented
+    assert {r.axes["model.depth"] for r in runs if r.path.name.startswith("sgd")} == {"2"}
+    header, rows = seed_table([r for r in runs if r.axes["model.depth"] == "4"])
+    assert header[0] == "seeds" and rows[0][0] == "2"
+
+    assert main([str(part)]) == 0
+    out = capsys.readouterr().out
+    assert f"best by val acc (0.6200): {grid / 'd4-s1'}" in out
+
+    report = tmp_path / "study" / "REPORT.md"
+    assert report_main([str(grid), str(part), "-o", str(report)]) == 0
+    assert "(5 of 5 runs completed)" in report.read_text()  # the shared runs count once
+
+    (part / "baseline.yaml").write_text('runs: ["../grid/d8-*"]\n')
+    with pytest.raises(FileNotFoundError, match="names no run directory"):
+        find_runs([str(part)])

@@ -147,7 +147,8 @@ def build_report(
     for sweep, found in parts.items():
         if not found:
             raise FileNotFoundError(f"{sweep}: no run directories")
-    runs = [run for found in parts.values() for run in found]
+    # a run shared by parts (a one-at-a-time part's baseline from the grid) counts once
+    runs = list({run.path: run for found in parts.values() for run in found}.values())
     report_dir = report_path.parent
     best = best_run(runs)
     axes = sorted({a for found in parts.values() for a in swept_axes(found)} - {"seed"})
