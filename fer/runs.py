@@ -92,21 +92,24 @@ def _complete_axes(runs: list[Run]) -> None:
     """Give every run a value for every axis any of them has, from its own config if unnamed."""
     keys = {k for r in runs for k in r.axes}
     for run in runs:
-        for key in keys - run.axes.keys():
-            value = config_value(run.path, key)
+        missing = keys - run.axes.keys()
+        if not missing:
+            continue
+        choices = _select(_load_yaml(run.path / ".hydra" / "hydra.yaml"), "hydra.runtime.choices")
+        config = _load_yaml(run.path / ".hydra" / "config.yaml")
+        for key in missing:
+            value = _setting(choices, config, key)
             if value is not None:
                 run.axes[key] = value
 
 
-def config_value(path: Path, key: str) -> str | None:
+def _setting(choices: Any, config: Any, key: str) -> str | None:
     """What a run's resolved config says for an override key, written as an override would be:
     the chosen option of a config group (`optimizer` -> `adamw`), else the value at the dotted
     key (`model.depth` -> `4`); None when the run does not say."""
-    hydra = _load_yaml(path / ".hydra" / "hydra.yaml")
-    choices = _select(hydra, "hydra.runtime.choices")
     if isinstance(choices, dict) and key in choices:
         return _as_override(choices[key])
-    value = _select(_load_yaml(path / ".hydra" / "config.yaml"), key)
+    value = _select(config, key)
     return None if value is None or isinstance(value, (dict, list)) else _as_override(value)
 
 
