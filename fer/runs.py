@@ -64,7 +64,12 @@ def baseline_runs(sweep: Path) -> set[Path]:
     spec = sweep / BASELINE_FILE
     if not spec.is_file():
         return set()
-    patterns = (yaml.safe_load(spec.read_text()) or {}).get("runs") or []
+    try:
+        patterns = (yaml.safe_load(spec.read_text()) or {})["runs"]
+    except (yaml.YAMLError, TypeError, KeyError) as e:
+        raise ValueError(f"{spec}: not `runs: [glob, ...]` ({e})") from e
+    if not isinstance(patterns, list):
+        raise ValueError(f"{spec}: `runs` must be a list of globs")
     runs: set[Path] = set()
     for pattern in patterns:
         matches = {

@@ -255,3 +255,6 @@ def test_a_part_reads_its_baseline_runs_with_the_settings_they_do_not_name(tmp_p
     (part / "baseline.yaml").write_text('runs: ["../grid/d8-*"]\n')
     with pytest.raises(FileNotFoundError, match="names no run directory"):
         find_runs([str(part)])
+    (part / "baseline.yaml").write_text("- ../grid/d4-s0\n")  # a list, not `runs: [...]`
+    assert main([str(part)]) == 1
+    assert "baseline.yaml: not `runs: [glob, ...]`" in capsys.readouterr().err

@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs = find_runs(args.paths)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"fer-compare: error: {e}", file=sys.stderr)
         return 1
     if not runs:
