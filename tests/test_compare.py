@@ -250,7 +250,9 @@ def test_a_part_reads_its_baseline_runs_with_the_settings_they_do_not_name(tmp_p
 
     report = tmp_path / "study" / "REPORT.md"
     assert report_main([str(grid), str(part), "-o", str(report)]) == 0
-    assert "(5 of 5 runs completed)" in report.read_text()  # the shared runs count once
+    text = report.read_text()
+    assert "(5 of 5 runs completed)" in text  # the shared runs count once
+    assert "| ../grid/d4-s1 | 4 | adamw | 1 |" in text.split("### optimizer")[1]  # where it lives
 
     (part / "baseline.yaml").write_text('runs: ["../grid/d8-*"]\n')
     with pytest.raises(FileNotFoundError, match="names no run directory"):

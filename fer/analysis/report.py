@@ -102,10 +102,11 @@ def _recipe(run: Run) -> list[str]:
     ]
 
 
-def _ablation(runs: list[Run], plots: list[Path], report_dir: Path) -> list[str]:
-    """One sweep's tables, statistics and plots."""
+def _ablation(runs: list[Run], sweep: Path, plots: list[Path], report_dir: Path) -> list[str]:
+    """One sweep's tables, statistics and plots; runs are named relative to the sweep, so a
+    baseline kept elsewhere shows where it lives (`../grid/...`)."""
     header, rows = table_rows(runs)
-    shown = [[Path(r[0]).name, *r[1:]] for r in rows]
+    shown = [[os.path.relpath(r[0], sweep), *r[1:]] for r in rows]
     lines = [
         f"Swept: {', '.join(f'`{a}`' for a in swept_axes(runs))}. Sorted by validation accuracy.",
         "",
@@ -183,7 +184,7 @@ def build_report(
     for sweep, found in parts.items():
         if len(parts) > 1:
             lines += [f"### {sweep.name}", ""]
-        lines += _ablation(found, write_outputs(found, sweep), report_dir)
+        lines += _ablation(found, sweep, write_outputs(found, sweep), report_dir)
     lines += yours("ablation")
     if best is not None:
         test, val = best.metrics["test"], best.metrics["val"]
