@@ -38,10 +38,7 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def get(self, *keys: str) -> Any:
-        value: Any = self.metrics
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        return value
+        return _select(self.metrics, *keys)
 
 
 def find_runs(paths: list[str]) -> list[Run]:
@@ -100,7 +97,8 @@ def _complete_axes(runs: list[Run]) -> None:
         missing = keys - run.axes.keys()
         if not missing:
             continue
-        choices = _select(_load_yaml(run.path / ".hydra" / "hydra.yaml"), "hydra.runtime.choices")
+        hydra = _load_yaml(run.path / ".hydra" / "hydra.yaml")
+        choices = _select(hydra, "hydra", "runtime", "choices")
         config = _load_yaml(run.path / ".hydra" / "config.yaml")
         for key in missing:
             value = _setting(choices, config, key)
@@ -114,7 +112,7 @@ def _setting(choices: Any, config: Any, key: str) -> str | None:
     key (`model.depth` -> `4`); None when the run does not say."""
     if isinstance(choices, dict) and key in choices:
         return _as_override(choices[key])
-    value = _select(config, key)
+    value = _select(config, *key.split("."))
     return None if value is None or isinstance(value, (dict, list)) else _as_override(value)
 
 
@@ -125,9 +123,10 @@ def _load_yaml(path: Path) -> Any:
         return None
 
 
-def _select(tree: Any, key: str) -> Any:
-    for part in key.split("."):
-        tree = tree.get(part) if isinstance(tree, dict) else None
+def _select(tree: Any, *keys: str) -> Any:
+    """tree[k1][k2]..., or None where a level is missing."""
+    for key in keys:
+        tree = tree.get(key) if isinstance(tree, dict) else None
     return tree
 
 
