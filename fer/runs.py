@@ -94,16 +94,18 @@ def _complete_axes(runs: list[Run]) -> None:
     """Give every run a value for every axis any of them has, from its own config if unnamed."""
     keys = {k for r in runs for k in r.axes}
     for run in runs:
-        missing = keys - run.axes.keys()
-        if not missing:
-            continue
-        hydra = _load_yaml(run.path / ".hydra" / "hydra.yaml")
-        choices = _select(hydra, "hydra", "runtime", "choices")
-        config = _load_yaml(run.path / ".hydra" / "config.yaml")
-        for key in missing:
-            value = _setting(choices, config, key)
-            if value is not None:
-                run.axes[key] = value
+        run.axes |= configured_axes(run, keys - run.axes.keys())
+
+
+def configured_axes(run: Run, keys: set[str]) -> dict[str, str]:
+    """The values a run's own `.hydra/` config gives the override keys (those it says)."""
+    if not keys:
+        return {}
+    hydra = _load_yaml(run.path / ".hydra" / "hydra.yaml")
+    choices = _select(hydra, "hydra", "runtime", "choices")
+    config = _load_yaml(run.path / ".hydra" / "config.yaml")
+    values = {key: _setting(choices, config, key) for key in keys}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _setting(choices: Any, config: Any, key: str) -> str | None:

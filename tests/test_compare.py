@@ -11,8 +11,10 @@ import pytest
 
 from fer.analysis.compare import find_runs, main, seed_table
 from fer.analysis.report import main as report_main
+from fer.analysis.report import run_label
 from fer.loggers import build_loggers
 from fer.naming import run_name
+from fer.runs import read_run
 
 
 def fabricate(sweep, job, overrides, status="completed", val=0.5, test=0.5, params=1000, epochs=3):
@@ -260,3 +262,9 @@ def test_a_part_reads_its_baseline_runs_with_the_settings_they_do_not_name(tmp_p
     (part / "baseline.yaml").write_text("- ../grid/d4-s0\n")  # a list, not `runs: [...]`
     assert main([str(part)]) == 1
     assert "baseline.yaml: not `runs: [glob, ...]`" in capsys.readouterr().err
+
+
+def test_report_labels_a_run_with_axes_its_own_part_did_not_sweep(tmp_path):
+    run = read_run(fabricate(tmp_path / "activation", 0, ["model.activation=gelu", "seed=0"]))
+    label = run_label(run, ["model.activation", "model.depth", "model.width"])
+    assert label == "model.activation=gelu, model.depth=2, model.width="

@@ -35,6 +35,7 @@ from fer.analysis.compare import (
 from fer.io import atomic_path
 from fer.labels import CLASSES
 from fer.predictions import read_predictions
+from fer.runs import configured_axes
 from fer.runtime import hardware
 
 YOURS = (
@@ -259,7 +260,10 @@ def _network(best: Run, report_dir: Path, viz: Path | None) -> list[str]:
 
 
 def run_label(run: Run, axes: list[str]) -> str:
-    return ", ".join(f"{a}={run.axes.get(a, '')}" for a in axes) or run.path.name
+    """`axis=value, ...` for every axis of the study, from the run's config where the run's own
+    part did not sweep it (a GELU run of the activation part still says `optimizer=adamw`)."""
+    values = run.axes | configured_axes(run, set(axes) - run.axes.keys())
+    return ", ".join(f"{a}={values.get(a, '')}" for a in axes) or run.path.name
 
 
 def main(argv: list[str] | None = None) -> int:
