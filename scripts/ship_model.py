@@ -19,7 +19,6 @@ import itertools
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from fer import Predictor
 from fer.analysis.evaluate import evaluate
 from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_ensemble, set_tta
 from fer.data.hdf5 import DatasetError, read_split
+from fer.inference.timing import ms_per_face
 from fer.io import atomic_path, write_json
 from fer.labels import CLASSES
 from fer.runtime import hardware
@@ -63,19 +63,6 @@ class Member:
     @property
     def total_minutes(self) -> float:
         return self.card.get("total_training_wall_time_s", self.card["training_wall_time_s"]) / 60
-
-
-def ms_per_face(model: Path, faces: np.ndarray, repeats: int = 200, tta: str = "none") -> float:
-    """Median milliseconds to classify one face (preprocessing included), batch of one."""
-    predictor = Predictor.load(model)
-    for face in faces[:10]:  # warm-up
-        predictor.predict_faces(face[None], tta)
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        predictor.predict_faces(faces[i % len(faces)][None], tta)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def select_members(
@@ -261,7 +248,7 @@ def ship(
 ) -> None:
     """Time and evaluate the staged model file, then move it to `args.out` with its card."""
     size = staged.stat().st_size
-    ms = {"none": ms_per_face(staged, images, args.timing_faces)}
+    ms = {"none": ms_per_face(Predictor.load(staged), images, args.timing_faces)}
     if size > MAX_BYTES or ms["none"] > MAX_MS_PER_FACE:
         print(
             f"ship_model: warning: {size / 1e6:.1f} MB, {ms['none']:.2f} ms per face "
@@ -282,7 +269,7 @@ def ship(
     tta = chosen_tta(evals)
     set_tta(staged, tta)  # the file's own TTA: what tools use unless told otherwise
     if tta != "none":
-        ms[tta] = ms_per_face(staged, images, args.timing_faces, tta)
+        ms[tta] = ms_per_face(Predictor.load(staged), images, args.timing_faces, tta)
     card = {
         "members": [m.card for m in members],
         "selection": selection,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from fer.checkpoint import ModelInfo
 from fer.models.cnn import ConvNet
 from fer.models.ensemble import Ensemble
 from fer.models.fused import FusedConvNets, fuse_for_inference
+
+from conftest import REPO
 
 
 def trained_looking(seed: int, **config) -> ConvNet:
@@ -114,3 +118,25 @@ def test_in_bf16_the_fused_weights_are_cast_once_and_agree():
     fused = predictor.predict_faces(faces, tta="none")
     exact = Predictor(ensemble, INFO, device="cpu", precision="32-true").predict_faces(faces)
     np.testing.assert_allclose(fused, exact, atol=0.03)
+
+
+def test_bench_predict_times_the_shipped_model_both_ways(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_predict.py", "--repeats", "3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert [row[1] for row in rows] == ["fused", "as", "fused", "as"]  # "as loaded"
+    assert all(float(row[-2]) > 0 for row in rows)  # ms for the model's own TTA (crops)
+    missing = subprocess.run(
+        [sys.executable, "scripts/bench_predict.py", "--model", str(tmp_path / "none.safetensors")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("bench_predict: error:") and "Traceback" not in missing.stderr

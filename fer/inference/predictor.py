@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,6 +68,7 @@ class Predictor:
         device: str | None = None,
         batch_size: int = 256,
         precision: str = "auto",  # auto: bf16 where the CPU/GPU supports it (as training), else 32
+        fuse: bool = True,  # run same-shaped CNNs as one grouped network (fer.models.fused)
     ) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device, memory_format=torch.channels_last).eval()
@@ -74,7 +76,7 @@ class Predictor:
         # What classifies: the model, or its CNNs fused into one grouped network (an ensemble's
         # members side by side, batch norms folded; equal up to rounding, faster), whose
         # weights are cast to bf16 once here rather than by autocast at every call.
-        fused = fuse_for_inference(self.model)
+        fused = fuse_for_inference(self.model) if fuse else None
         if fused is not None and self.bf16:
             fused = fused.to(torch.bfloat16)
         self.net = (fused or self.model).to(self.device, memory_format=torch.channels_last)
@@ -86,10 +88,13 @@ class Predictor:
         self._detector: FaceDetector | None = None
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str | None = None) -> Predictor:
-        """From a run directory, a .ckpt, an exported .safetensors, or None (the shipped model)."""
+    def load(
+        cls, path: str | Path | None = None, device: str | None = None, **options: Any
+    ) -> Predictor:
+        """From a run directory, a .ckpt, an exported .safetensors, or None (the shipped model);
+        `options`: the constructor's (batch_size, precision, fuse)."""
         model, info = load_model(path)
-        return cls(model, info, device)
+        return cls(model, info, device, **options)
 
     @property
     def detector(self) -> FaceDetector:

@@ -1,0 +1,53 @@
+"""Classification time per face: the model as loaded against its CNNs fused into one network.
+
+    python scripts/bench_predict.py [--model MODEL] [--repeats 300]
+
+A face alone (batch of one, preprocessing included, the median of `--repeats`), as a video or
+webcam classifies it: with and without the model's test-time augmentation, at the precision
+the tools use here (bf16 where the CPU supports it) and in fp32. `fused` is what fer's tools
+run (`Predictor(fuse=True)`: an ensemble's same-shaped members side by side as one grouped
+network, batch norms folded); `as loaded` runs the model's own modules one member after another.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from fer import Predictor
+from fer.checkpoint import CheckpointError
+from fer.inference.timing import ms_per_face
+from fer.runtime import hardware
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", help="run directory, checkpoint or .safetensors (default: shipped)"
+    )
+    parser.add_argument("--repeats", type=int, default=300, help="timed faces per setting")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    try:
+        base = Predictor.load(args.model)
+    except (CheckpointError, FileNotFoundError) as e:
+        raise SystemExit(f"bench_predict: error: {e}") from None
+    info = base.info
+    shape = (50, info.input_size, info.input_size) + (() if info.channels == 1 else (3,))
+    faces = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    ttas = ["none"] + ([base.tta] if base.tta != "none" else [])
+    print(f"device: {hardware()}; model: {args.model or 'shipped'}; batch of one")
+    print(f"{'precision':<11}{'network':<11}" + "".join(f"{'tta ' + t:>12}" for t in ttas))
+    for precision in ("auto", "32-true"):
+        for fuse in (True, False):
+            predictor = Predictor(base.model, info, precision=precision, fuse=fuse)
+            label = "bf16-mixed" if predictor.bf16 else "32-true"
+            times = [ms_per_face(predictor, faces, args.repeats, tta) for tta in ttas]
+            network = "fused" if predictor.net is not predictor.model else "as loaded"
+            print(f"{label:<11}{network:<11}" + "".join(f"{t:>9.2f} ms" for t in times))
+
+
+if __name__ == "__main__":
+    main()
