@@ -35,7 +35,7 @@ from fer.loggers import build_loggers, link_into_sweep, wandb_experiment
 from fer.models.factory import MODELS, architecture
 from fer.naming import run_name
 from fer.predictions import write_predictions
-from fer.runtime import resolve_precision
+from fer.runtime import hardware, resolve_precision
 from fer.system import EmotionClassifier
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def run(
         wall_time_s=round(time.perf_counter() - started, 2),
         train_images_per_s=round(stats.images_per_s, 1),
         precision=precision,
+        hardware=hardware(),  # where it trained: times are read with it
         best_checkpoint=str(best),
     )
     write_json(run_dir / "metrics.json", record)

@@ -17,7 +17,17 @@ from fer.naming import run_name
 from fer.runs import read_run
 
 
-def fabricate(sweep, job, overrides, status="completed", val=0.5, test=0.5, params=1000, epochs=3):
+def fabricate(
+    sweep,
+    job,
+    overrides,
+    status="completed",
+    val=0.5,
+    test=0.5,
+    params=1000,
+    epochs=3,
+    hardware=None,
+):
     run = sweep / str(job)
     (run / ".hydra").mkdir(parents=True)
     (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
@@ -38,7 +48,7 @@ def fabricate(sweep, job, overrides, status="completed", val=0.5, test=0.5, para
             "epochs": epochs,
             "wall_time_s": 9.5,
             "precision": "32-true",
-        }
+        } | ({"hardware": hardware} if hardware else {})
         (run / "csv").mkdir()
         with (run / "csv" / "metrics.csv").open("w", newline="") as f:
             w = csv.writer(f)
@@ -133,11 +143,19 @@ def test_report_links_only_existing_images(sweep, tmp_path):
 
 def test_report_over_a_studys_parts_has_a_section_each_and_one_chosen_model(sweep, tmp_path):
     part = tmp_path / "study" / "activation"
-    fabricate(part, 0, ["model.activation=relu"], val=0.60, test=0.61)
-    fabricate(part, 1, ["model.activation=gelu"], val=0.62, test=0.58)
+    fabricate(part, 0, ["model.activation=relu"], val=0.60, test=0.61, hardware="CPU A (2 cores)")
+    fabricate(part, 1, ["model.activation=gelu"], val=0.62, test=0.58, hardware="CPU A (2 cores)")
     out = tmp_path / "study" / "REPORT.md"
     assert report_main([str(sweep), str(part), "-o", str(out)]) == 0
     text = out.read_text()
+    # where the runs trained, from their records; the sweep's runs recorded none
+    completed = sum(
+        json.loads(m.read_text())["status"] == "completed" for m in sweep.glob("*/metrics.json")
+    )
+    assert (
+        f"Hardware the runs trained on: CPU A (2 cores) (2 runs); not recorded ({completed} runs"
+        in text
+    )
     assert f"### {sweep.name}" in text and "### activation" in text
     assert (part / "comparison.md").is_file() and (sweep / "comparison.md").is_file()
     # the chosen model is the best by validation over both parts: gelu (val 0.62), not relu

@@ -19,7 +19,7 @@ from fer.data.hdf5 import read_split
 from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer.predictions import read_predictions
 from fer.preprocess import normalize
-from fer.runtime import resolve_precision
+from fer.runtime import hardware, resolve_precision
 from fer.system import EmotionClassifier
 from fer.train import main, run
 
@@ -34,6 +34,7 @@ def test_composed_run_writes_its_run_directory(tiny_h5, tmp_path):
     for key in ("acc", "f1_macro", "precision", "recall", "recall_disgust", "loss"):
         assert 0 <= saved["test"][key] and 0 <= saved["val"][key]
     assert saved["params"] > 0 and saved["train_images_per_s"] > 0 and saved["wall_time_s"] > 0
+    assert saved["hardware"] == hardware()  # where it trained, for reading its times
     assert saved["val"]["acc"] == pytest.approx(saved["val_acc_best"])
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

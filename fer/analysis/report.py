@@ -15,6 +15,7 @@ import argparse
 import os
 import platform
 import sys
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -127,6 +128,16 @@ def _ablation(runs: list[Run], sweep: Path, plots: list[Path], report_dir: Path)
     return lines + [_img(p, report_dir, p.stem) for p in plots] + [""]
 
 
+def _hardware_line(runs: list[Run]) -> str:
+    """Where the runs trained (as their metrics.json records it) and where the report was made."""
+    trained = Counter(r.get("hardware") for r in runs if r.status == "completed")
+    recorded = [f"{name} ({n} runs)" for name, n in trained.most_common() if name is not None]
+    if None in trained:
+        recorded.append(f"not recorded ({trained[None]} runs from before runs recorded it)")
+    here = f"{hardware()}, {platform.python_implementation()} {platform.python_version()}"
+    return f"Hardware the runs trained on: {'; '.join(recorded) or 'none'}. Report made on {here}."
+
+
 def build_report(
     sweeps: Path | list[Path],
     report_path: Path,
@@ -172,7 +183,7 @@ def build_report(
         "(3,589), and the selected model is reported once on **PrivateTest** (3,589). No choice "
         "below was made on PrivateTest.",
         "",
-        f"Hardware: {hardware()}, {platform.python_implementation()} {platform.python_version()}.",
+        _hardware_line(runs),
         "",
     ]
     if best is not None:
