@@ -97,7 +97,8 @@ def main() -> int:
         "command": command,
         **training_facts(metrics),
         **lineage(args.run_dir, metrics["wall_time_s"], args.out),
-        "hardware": hardware(),
+        # where it trained, as the run recorded it; runs from before that: this machine
+        "hardware": metrics.get("hardware") or hardware(),
         "val_accuracy": metrics["val"]["acc"],  # PublicTest, the selection split
         "test_accuracy": metrics["test"]["acc"],  # PrivateTest
     }

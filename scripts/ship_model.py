@@ -158,7 +158,8 @@ the limits; the best {min(8, len(selection))} of {len(selection)} below, no TTA)
 
 {what}, for 48×48 grey faces and seven emotions: `fer/assets/default.safetensors`, {size / 1e6:.1f} MB,
 safetensors (loads without executing pickled code). Classifying one face takes {timing}
-(median, preprocessing included, batch of one) on {hardware()}.
+(median, preprocessing included, batch of one, as fer's tools run it: same-shaped members fused
+into one grouped network, bf16 where the CPU has it; `scripts/bench_predict.py`) on {hardware()}.
 
 - **Data**: FER2013, each member trained on Training (28,709 faces), checkpoints and members
   selected on PublicTest (3,589), reported once on PrivateTest (3,589).
