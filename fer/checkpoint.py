@@ -182,15 +182,23 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
 
 def set_tta(path: str | Path, tta: str) -> None:
     """Record in a .safetensors model file the TTA chosen for it (its weights are unchanged)."""
-    from safetensors.torch import load_file, save_file
-
     if tta not in TTA_MODES:
         raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
-    path = Path(path)
+    _set_info(Path(path), tta=tta)
+
+
+def set_framing(path: str | Path, framing: Framing) -> None:
+    """Record in a .safetensors model file how faces are cut for it (its weights unchanged)."""
+    _set_info(Path(path), framing=framing.to_dict())
+
+
+def _set_info(path: Path, **changes: Any) -> None:
+    from safetensors.torch import load_file, save_file
+
     info = _read_info(path)  # refuses what is not a fer model file
     state = load_file(str(path))
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(replace(info, tta=tta)))})
+        save_file(state, str(tmp), metadata={"fer": json.dumps(asdict(replace(info, **changes)))})
 
 
 def _read_info(path: Path) -> ModelInfo:

@@ -25,6 +25,7 @@ import csv
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,9 @@ def run(args: argparse.Namespace) -> dict:
     tta = predictor.tta if args.tta is None else args.tta  # default: the model's own
     framing = Framing.from_margin(args.margin) if args.margin is not None else predictor.framing
     if args.level_eyes is not None:
-        framing = Framing(framing.scale, framing.dx, framing.dy, args.level_eyes == "on")
+        framing = replace(framing, level_eyes=args.level_eyes == "on")
+    if args.landmark_crop == "off":
+        framing = replace(framing, anchors=None)
 
     pipeline = np.full(len(rows), -1)  # predicted class through the pipeline; -1: face missed
     placed = np.full(len(rows), -1)  # predicted class of the face cut at its true frame
@@ -238,6 +241,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--level-eyes", choices=["on", "off"], help="override the framing's eye levelling"
+    )
+    parser.add_argument(
+        "--landmark-crop",
+        choices=["on", "off"],
+        help="off: the box's crop alone, without the landmarks' second crop (default: the model's)",
     )
     parser.add_argument(
         "--tta",

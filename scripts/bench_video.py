@@ -71,15 +71,12 @@ def bench(predictor: Predictor, video: Path, fps: float, facenet: object | None)
     detector = predictor.detector
     batches = [list(frames[i : i + BATCH]) for i in range(0, len(frames), BATCH)]
     found = [faces for batch in batches for faces in detector.detect(batch)]
-    crops = [
-        predictor.framing.crop(fr, f.box, f.landmarks)
-        for fr, faces in zip(frames, found)
-        for f in faces
-    ]
-    classify = best_of(3, lambda: predictor.predict_faces(crops))
+    images = list(frames)
+    classify = best_of(3, lambda: predictor.classify_detections(images, found))
     n = len(frames)
+    faces = sum(len(f) for f in found)
     print(
-        f"--fps {fps:g}: {n} frames of {frames.shape[2]}x{frames.shape[1]}, {len(crops)} faces; "
+        f"--fps {fps:g}: {n} frames of {frames.shape[2]}x{frames.shape[1]}, {faces} faces; "
         f"per frame: decode {decode / n * 1000:.1f} ms, "
         f"detect {batched_and_single(lambda b: detector.detect(list(b)), frames)}, "
         f"classify {classify / n * 1000:.1f} ms"

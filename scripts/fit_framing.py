@@ -5,9 +5,10 @@
 Training faces (never the test splits) are upscaled into camera-like photos at a known place
 (`fer.analysis.camera`, no rotation, so each face keeps its own tilt) and run through the
 detector. For each face found, where FER2013's 48×48 frame lies relative to the detected box:
-its side in box sizes and its centre offset in box sizes; and the eyes' angle. The medians over
-the first half are the fit; the second half measures how far each framing's crop lands from the
-true frame (in pixels of the 48×48 face), the fit against the plain margin crops.
+its side in box sizes and its centre offset in box sizes; the eyes' angle; and where the five
+landmarks sit in the frame (the anchors of the landmarks' crop). The medians over the first half
+are the fit; the second half measures how far each framing's crop lands from the true frame (in
+pixels of the 48×48 face): the fit's box crop and landmarks crop against the plain margin crops.
 
 A box is not anatomy: MTCNN's box on a FER2013 face, cut at forehead and chin, may sit
 differently on a real photo's full head. `--real VIDEO_OR_PHOTO ...` checks this on real faces:
@@ -63,16 +64,34 @@ def measure(faces: np.ndarray, seed: int, detector: FaceDetector) -> list[dict]:
     return rows
 
 
-def frame_error(framing: Framing, rows: list[dict]) -> np.ndarray:
+def frame_error(framing: Framing, rows: list[dict], landmarks: bool = False) -> np.ndarray:
     """Per face: centre distance and side difference of the crop from the true frame, in
-    pixels of the 48×48 face."""
+    pixels of the 48×48 face; of the box's crop, or of the landmarks' one (`landmarks`)."""
     errors = []
     for row in rows:
         face, p = row["face"], row["placement"]
-        cx, cy, side, _ = framing.square(face.box, face.landmarks)
+        square = framing.landmark_square(face.landmarks) if landmarks else None
+        cx, cy, side, _ = square or framing.square(face.box, face.landmarks)
         unit = 48 / p.side
         errors.append([math.hypot(cx - p.cx, cy - p.cy) * unit, abs(side - p.side) * unit])
     return np.array(errors)
+
+
+def anchors(rows: list[dict]) -> tuple[tuple[float, float], ...]:
+    """Where the five landmarks sit in FER2013's true frame (crop sides from its centre, in the
+    face's own axes): the medians over `rows`."""
+    points = []
+    for row in rows:
+        p = row["placement"]
+        cos, sin = math.cos(p.angle), math.sin(p.angle)
+        d = np.array(row["face"].landmarks) - [p.cx, p.cy]
+        points.append(
+            np.column_stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1]])
+        )
+    median = np.median(
+        np.array(points) / np.array([[r["placement"].side] for r in rows])[:, None], 0
+    )
+    return tuple((round(float(x), 3), round(float(y), 3)) for x, y in median)
 
 
 def in_eye_distances(face: Face, square: tuple[float, ...]) -> tuple[float, float]:
@@ -186,6 +205,8 @@ def main() -> None:
         scale=round(float(np.median(r[:, 0])), 3),
         dx=round(float(np.median(r[:, 1])), 3),
         dy=round(float(np.median(r[:, 2])), 3),
+        level_eyes=True,
+        anchors=anchors(fit_rows),
     )
     print(f"\nfitted: {fitted}")
     print(f"\ncrop vs true frame on the {len(held_out)} held-out faces, in 48×48 face pixels:")
@@ -193,9 +214,10 @@ def main() -> None:
     for name, framing in (
         ("margin 0.2 (the old default)", Framing.from_margin(0.2)),
         ("margin 0.0", Framing.from_margin(0.0)),
-        ("fitted", fitted),
+        ("fitted, box", fitted),
+        ("fitted, landmarks", fitted),
     ):
-        e = frame_error(framing, held_out)
+        e = frame_error(framing, held_out, landmarks=name == "fitted, landmarks")
         print(
             f"  {name:32} {np.median(e[:, 0]):5.2f} / {np.percentile(e[:, 0], 90):5.2f}"
             f"           {np.median(e[:, 1]):5.2f} / {np.percentile(e[:, 1], 90):5.2f}"

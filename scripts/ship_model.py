@@ -6,7 +6,8 @@ Each MEMBER is a kept model (`models/NAME`: NAME.safetensors and its card NAME.j
 scripts/export_member.py). One member ships as it is; several ship as their ensemble (the mean
 of their probabilities, in one file that loads wherever a single model does). `--select` first
 chooses, on PublicTest only, the subset of the members with the best accuracy (ties: fewer
-members) among those within the size limit (20 MiB). The shipped file itself is then
+members) among those within the size limit (20 MiB). The file cuts faces from detections with
+FER2013's framing as `fer.framing.FER2013` has it now. The shipped file itself is then
 evaluated on PublicTest and PrivateTest with and without test-time augmentation and timed per
 face, and MODEL_CARD.md and card.json are written beside it. fer-predict, fer-eval, fer-video and
 fer-app use it when --model is omitted.
@@ -26,8 +27,9 @@ from tqdm import tqdm
 
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
-from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_ensemble, set_tta
+from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_ensemble, set_framing, set_tta
 from fer.data.hdf5 import DatasetError, read_split
+from fer.framing import FER2013
 from fer.inference.timing import ms_per_face
 from fer.io import atomic_path, write_json
 from fer.labels import CLASSES
@@ -165,7 +167,9 @@ into one grouped network, bf16 where the CPU has it; `scripts/bench_predict.py`)
   selected on PublicTest (3,589), reported once on PrivateTest (3,589).
 - **Input**: grey 48×48, pixels / 255, standardised with the mean and std stored in the file.
   `fer-predict`, `fer-video` and `fer-app` detect faces with MTCNN and cut each one as FER2013's
-  faces are framed (1.085 box sizes, eyes levelled; `fer/framing.py`, `--margin` overrides).
+  faces are framed: a square of 1.085 box sizes, eyes levelled, and a second square fitted to
+  the five landmarks, the probabilities of the two crops averaged (`fer/framing.py`; `--margin`
+  overrides with one margin crop).
 
 Members (`models/`: each one's weights and card; a member started from another member's weights
 names it under *from*, and its total time includes the parent's):
@@ -230,6 +234,9 @@ def main() -> int:
         # a failure part-way leaves the shipped model and its card as they were.
         staged = args.out.with_name(f".staged-{args.out.name}")
         write_model(members, staged)
+        # Members are FER2013 models: the shipped file cuts faces as fer now fits FER2013's
+        # framing (members exported before a refit keep the framing of their day).
+        set_framing(staged, FER2013)
     except (OSError, CheckpointError, DatasetError, KeyError) as e:
         print(f"ship_model: error: {e}", file=sys.stderr)
         return 1

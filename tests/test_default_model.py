@@ -41,6 +41,25 @@ def test_astronaut_is_happy_through_face_detection():
     assert np.isclose(faces[0].probs.sum(), 1, atol=1e-5)
 
 
+def test_a_face_is_classified_on_its_box_crop_and_landmark_crop_averaged():
+    """With anchors the model reads both crops of a face and averages them; without, the box's."""
+    from skimage import data
+
+    from fer.framing import Framing
+
+    photo = data.astronaut()
+    predictor = Predictor.load()
+    assert predictor.framing.anchors is not None  # the shipped model's framing takes both
+    (face,) = predictor.detector.detect_photos([photo])[0]
+    (found,) = predictor.predict_image(photo)
+    both = predictor.predict_faces(predictor.framing.crops(photo, face.box, face.landmarks))
+    assert len(both) == 2 and not np.allclose(both[0], both[1])  # two different crops
+    np.testing.assert_allclose(found.probs, both.mean(0), atol=1e-6)
+    box_only = Framing.from_dict({**predictor.framing.to_dict(), "anchors": None})
+    (alone,) = predictor.predict_image(photo, framing=box_only)
+    np.testing.assert_allclose(alone.probs, both[0], atol=1e-6)
+
+
 def test_fer_predict_works_without_model_or_dataset(tmp_path):
     from PIL import Image
     from skimage import data

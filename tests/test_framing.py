@@ -79,8 +79,39 @@ def test_placed_face_is_cropped_back_to_its_frame(detector, angle_deg):
     photo = place_face(cut, background, placed)
 
     (found,) = detector.detect([photo])[0][:1]
-    cx, cy, side, angle = framing.square(found.box, found.landmarks)
     unit = 48 / (placed.side / 2)  # pixels of the 48×48 face per photo pixel
+    cx, cy, side, angle = framing.square(found.box, found.landmarks)
     assert math.hypot(cx - placed.cx, cy - placed.cy) * unit < 2.0
     assert abs(side - placed.side / 2) * unit < 2.0
     assert abs(math.degrees(angle) - angle_deg) < 3.0
+    # The landmarks' crop (FER2013's anchors) lands on the same frame, turned the same way.
+    cx, cy, side, angle = FER2013.landmark_square(found.landmarks)
+    assert math.hypot(cx - placed.cx, cy - placed.cy) * unit < 3.0
+    assert abs(side - placed.side / 2) * unit < 3.0
+    assert abs(math.degrees(angle) - angle_deg) < 3.0
+
+
+def test_landmark_square_is_the_similarity_that_carries_the_anchors():
+    """Pure geometry: landmarks that are the anchors moved, scaled and turned give that frame."""
+    framing = Framing(anchors=((-0.2, -0.1), (0.2, -0.1), (0.0, 0.1), (-0.15, 0.3), (0.15, 0.3)))
+    cx, cy, side, angle = 210.0, 145.0, 120.0, math.radians(-14)
+    cos, sin = math.cos(angle), math.sin(angle)
+    landmarks = [
+        (cx + side * (cos * x - sin * y), cy + side * (sin * x + cos * y))
+        for x, y in framing.anchors
+    ]
+    assert framing.landmark_square(landmarks) == pytest.approx((cx, cy, side, angle))
+    assert len(framing.squares((0, 0, 10, 10), landmarks)) == 2
+    assert framing.landmark_square([(5.0, 5.0)] * 5) is None  # no frame in a single point
+    assert framing.landmark_square(None) is None  # a detection without landmarks: box only
+
+
+def test_stored_framing_round_trips_and_old_ones_stay_box_only():
+    assert Framing.from_dict(FER2013.to_dict()) == FER2013  # JSON lists back to tuples
+    old = {"scale": 1.085, "dx": 0.003, "dy": -0.016, "level_eyes": True}  # before anchors
+    framing = Framing.from_dict(old)
+    assert framing.anchors is None
+    image = np.zeros((100, 100, 3), np.uint8)
+    marks = ((40, 40), (60, 40), (50, 50), (42, 60), (58, 60))
+    assert len(framing.crops(image, (30, 30, 70, 70), marks)) == 1
+    assert len(FER2013.crops(image, (30, 30, 70, 70), marks)) == 2

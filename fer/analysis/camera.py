@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from fer.framing import Framing
+from fer.framing import cut_square
 
 PHOTO_SIZE = (640, 480)  # width, height
 
@@ -41,14 +41,7 @@ class Placement:
     def cut(self, photo: np.ndarray) -> np.ndarray:
         """The face cut back out of `photo` at exactly this square, turned upright (side × side
         pixels): the crop a perfect detector and framing would give."""
-        half = self.side / 2
-        box = (self.cx - half, self.cy - half, self.cx + half, self.cy + half)
-        # Two points along the face's x axis stand in for the eyes, so the crop is levelled.
-        eyes = (
-            (self.cx, self.cy),
-            (self.cx + math.cos(self.angle), self.cy + math.sin(self.angle)),
-        )
-        return Framing(scale=1.0, level_eyes=True).crop(photo, box, eyes)
+        return cut_square(photo, (self.cx, self.cy, self.side, self.angle))
 
 
 def place_face(face: np.ndarray, background: np.ndarray, placement: Placement) -> np.ndarray:

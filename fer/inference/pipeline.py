@@ -66,16 +66,12 @@ class FramePipeline:
 
     def process(self, frames: list[Frame]) -> list[FrameRecord]:
         """Records for frames in time order (one detection batch when they share a size)."""
-        detections = self.detector.detect([f.rgb for f in frames])
-        crops = [
-            self.framing.crop(frame.rgb, face.box, face.landmarks)
-            for frame, faces in zip(frames, detections)
-            for face in faces
-        ]
-        probs = iter(self.predictor.predict_faces(crops, self.tta))
+        images = [f.rgb for f in frames]
+        detections = self.detector.detect(images)
+        probs = self.predictor.classify_detections(images, detections, self.tta, self.framing)
         return [
-            self._record(frame, faces, [next(probs) for _ in faces])
-            for frame, faces in zip(frames, detections)
+            self._record(frame, faces, face_probs)
+            for frame, faces, face_probs in zip(frames, detections, probs)
         ]
 
     def _record(self, frame: Frame, faces: list[Face], probs: list[np.ndarray]) -> FrameRecord:

@@ -23,12 +23,16 @@ from PIL import Image
 
 from fer.checkpoint import TTA_MODES, TTA_VIEWS, ModelInfo, load_model
 from fer.framing import Framing
-from fer.inference.faces import FaceDetector
+from fer.inference.faces import Face, FaceDetector
 from fer.models.fused import fuse_for_inference
 from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision
 
 CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
+# On CPU the fused network goes through in chunks of at most this many images: oneDNN's bf16
+# grouped convolutions take 0.78 ms an image in batches of up to 10 and 1.2-1.4 ms beyond (2-core
+# AVX512-BF16 Xeon; `scripts/bench_predict.py`), so a face's 20 views take 15 ms, not 25.
+CPU_CHUNK = 10
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,11 @@ class Predictor:
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax of the model on normalised faces (B, 1, H, W), in the predictor's precision."""
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+        chunk = CPU_CHUNK if self.device.type == "cpu" and self.net is not self.model else len(x)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
-            return self.net(x).float().softmax(-1)
+            return torch.cat(
+                [self.net(part).float().softmax(-1) for part in x.split(max(1, chunk))]
+            )
 
     def predict_images(
         self,
@@ -175,15 +182,32 @@ class Predictor:
             probs = self.predict_faces(rgb, tta)
             return [[FacePrediction(None, None, p, self.classes)] for p in probs]
         found = self.detector.detect_photos(rgb)
-        framing = framing or self.framing
-        crops = [
-            framing.crop(im, f.box, f.landmarks) for im, faces in zip(rgb, found) for f in faces
-        ]
-        probs = iter(self.predict_faces(crops, tta))
+        probs = self.classify_detections(rgb, found, tta, framing)
         return [
-            [FacePrediction(f.box, f.prob, next(probs), self.classes) for f in faces]
-            for faces in found
+            [FacePrediction(f.box, f.prob, p, self.classes) for f, p in zip(faces, face_probs)]
+            for faces, face_probs in zip(found, probs)
         ]
+
+    def classify_detections(
+        self,
+        images: Sequence[np.ndarray],
+        detections: Sequence[Sequence[Face]],
+        tta: str | None = None,
+        framing: Framing | None = None,
+    ) -> list[list[np.ndarray]]:
+        """Probabilities of each detected face of each RGB image: the face cut as `framing`
+        says (default: the model's own), every crop it takes classified in one batch and
+        averaged per face (a framing with anchors takes the box's crop and the landmarks')."""
+        framing = framing or self.framing
+        crops, counts = [], []  # every crop, face after face; how many each face has
+        for image, faces in zip(images, detections):
+            for face in faces:
+                views = framing.crops(image, face.box, face.landmarks)
+                crops += views
+                counts.append(len(views))
+        probs = self.predict_faces(crops, tta)
+        per_face = iter(p.mean(0) for p in np.split(probs, np.cumsum(counts)[:-1]))
+        return [[next(per_face) for _ in faces] for faces in detections]
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
