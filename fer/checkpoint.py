@@ -139,7 +139,7 @@ def export_model(checkpoint_path: str | Path, out: str | Path) -> Path:
     return Path(out)
 
 
-def _input_contract(info: ModelInfo) -> tuple:
+def _input_contract(info: ModelInfo, framing: bool = True) -> tuple:
     """What members of one ensemble must share: the faces they take and how they are cut."""
     return (
         info.classes,
@@ -148,19 +148,25 @@ def _input_contract(info: ModelInfo) -> tuple:
         info.std,
         info.channels,
         info.equalized,
-        Framing.from_dict(info.framing),
+        Framing.from_dict(info.framing) if framing else None,
     )
 
 
-def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
+def export_ensemble(
+    paths: list[str | Path], out: str | Path, framing: Framing | None = None
+) -> Path:
     """Write the ensemble of several models (checkpoints, run dirs or .safetensors) as one
-    .safetensors file: their mean probability, loadable wherever a single model is."""
+    .safetensors file: their mean probability, loadable wherever a single model is.
+
+    `framing`: how the ensemble's faces are cut (default: its members', which must agree);
+    given, it replaces theirs (members of one dataset exported under different fits)."""
     from safetensors.torch import save_file
 
     loaded = [load_model(p) for p in paths]
     first = loaded[0][1]
+    compare = framing is None
     for path, (_, info) in zip(paths, loaded):
-        if _input_contract(info) != _input_contract(first):
+        if _input_contract(info, compare) != _input_contract(first, compare):
             raise CheckpointError(
                 f"{path}: classes, input size, normalisation, equalisation or framing differ from "
                 f"{paths[0]}'s"
@@ -168,7 +174,7 @@ def export_ensemble(paths: list[str | Path], out: str | Path) -> Path:
     info = replace(
         first,
         model={"name": "ensemble", "members": [i.model for _, i in loaded]},
-        framing=Framing.from_dict(first.framing).to_dict(),
+        framing=(framing or Framing.from_dict(first.framing)).to_dict(),
     )
     state = {
         f"members.{k}.{name}": v.detach().contiguous()

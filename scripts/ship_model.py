@@ -95,7 +95,7 @@ def write_model(members: list[Member], out: Path) -> None:
         with atomic_path(out) as tmp:
             shutil.copyfile(members[0].path, tmp)
     else:
-        export_ensemble([m.path for m in members], out)
+        export_ensemble([m.path for m in members], out, framing=FER2013)
 
 
 def chosen_tta(evals: dict) -> str:
@@ -233,9 +233,9 @@ def main() -> int:
         # Staged beside the output and moved there with its card only once both are complete:
         # a failure part-way leaves the shipped model and its card as they were.
         staged = args.out.with_name(f".staged-{args.out.name}")
-        write_model(members, staged)
         # Members are FER2013 models: the shipped file cuts faces as fer now fits FER2013's
         # framing (members exported before a refit keep the framing of their day).
+        write_model(members, staged)
         set_framing(staged, FER2013)
     except (OSError, CheckpointError, DatasetError, KeyError) as e:
         print(f"ship_model: error: {e}", file=sys.stderr)

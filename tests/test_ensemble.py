@@ -73,6 +73,9 @@ def test_ensemble_refuses_members_framed_differently(members, tmp_path):
     save_file(state, str(other), {"fer": json.dumps(info)})
     with pytest.raises(CheckpointError, match="framing"):
         export_ensemble([first, other], tmp_path / "bad.safetensors")
+    # A framing given for the ensemble replaces its members' (as ship_model gives FER2013's).
+    shipped = export_ensemble([first, other], tmp_path / "ok.safetensors", framing=FER2013)
+    assert Predictor.load(shipped).framing == FER2013
 
 
 def test_checkpoint_without_framing_loads_with_fer2013s(tiny_run, tmp_path):
