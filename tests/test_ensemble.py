@@ -180,6 +180,14 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         shipped.predict_faces(faces), shipped.predict_faces(faces, tta=card["tta"]), atol=1e-6
     )
     assert card["ms_per_face_tta"] > 0
+    # --max-members bounds the subsets tried (a time budget): one member, the better one alone
+    single = tmp_path / "single" / "default.safetensors"
+    args = ["--select", "--max-members", 1, "--data", tiny_h5, "--out", single]
+    result = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    single_card = json.loads((single.parent / "card.json").read_text())
+    assert sorted(s["members"] for s in single_card["selection"]) == [["a"], ["b"]]
+    assert [m["name"] for m in single_card["members"]] == single_card["selection"][0]["members"]
 
     missing = run_script(
         "ship_model.py", models / "nope", "--data", tiny_h5, "--out", out, cwd=tmp_path
