@@ -91,9 +91,11 @@ def select_members(
 
 
 def write_model(members: list[Member], out: Path) -> None:
+    """The members as one model file that cuts faces with FER2013's current framing."""
     if len(members) == 1:
         with atomic_path(out) as tmp:
             shutil.copyfile(members[0].path, tmp)
+        set_framing(out, FER2013)
     else:
         export_ensemble([m.path for m in members], out, framing=FER2013)
 
@@ -245,7 +247,6 @@ def main() -> int:
         # Members are FER2013 models: the shipped file cuts faces as fer now fits FER2013's
         # framing (members exported before a refit keep the framing of their day).
         write_model(members, staged)
-        set_framing(staged, FER2013)
     except (OSError, CheckpointError, DatasetError, KeyError) as e:
         print(f"ship_model: error: {e}", file=sys.stderr)
         return 1
