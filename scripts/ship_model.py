@@ -271,7 +271,10 @@ def ship(
 ) -> None:
     """Time and evaluate the staged model file, then move it to `args.out` with its card."""
     size = staged.stat().st_size
-    ms = {"none": ms_per_face(Predictor.load(staged), images, args.timing_faces)}
+    predictor = Predictor.load(staged)
+    ms = {"none": ms_per_face(predictor, images, args.timing_faces)}
+    if predictor.framing.anchors is not None:  # detected faces: box and landmark crops
+        ms["detected"] = ms_per_face(predictor, images, args.timing_faces, crops=2)
     if size > MAX_BYTES or ms["none"] > MAX_MS_PER_FACE:
         print(
             f"ship_model: warning: {size / 1e6:.1f} MB, {ms['none']:.2f} ms per face "
@@ -293,9 +296,6 @@ def ship(
     set_tta(staged, tta)  # the file's own TTA: what tools use unless told otherwise
     if tta != "none":
         ms[tta] = ms_per_face(Predictor.load(staged), images, args.timing_faces, tta)
-    predictor = Predictor.load(staged)
-    if predictor.framing.anchors is not None:  # detected faces: box and landmark crops
-        ms["detected"] = ms_per_face(predictor, images, args.timing_faces, crops=2)
     card = {
         "members": [m.card for m in members],
         "selection": selection,
