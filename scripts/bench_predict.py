@@ -7,8 +7,9 @@ webcam classifies it: with and without the model's test-time augmentation, at th
 the tools use here (bf16 where the CPU supports it) and in fp32. `fused` is what fer's tools
 run (`Predictor(fuse=True)`: an ensemble's same-shaped members side by side as one grouped
 network, batch norms folded); `as loaded` runs the model's own modules one member after another.
-`detected`: a face found by detection, cut into the crops the model's framing takes (the box's
-and the landmarks' for a framing with anchors) and classified together, without TTA.
+`detected`: a face found by detection, cut into the crops the model's framing takes (one; or
+the box's and the landmarks' for a framing with anchors and without `one_crop`) and classified
+together, without TTA.
 """
 
 from __future__ import annotations
@@ -21,10 +22,6 @@ from fer import Predictor
 from fer.checkpoint import CheckpointError
 from fer.inference.timing import ms_per_face
 from fer.runtime import hardware
-
-# Five landmarks (eyes, nose, mouth corners) of a face in a 10-pixel box: enough for the
-# framing to say how many crops a detected face is cut into.
-LANDMARKS = ((3.0, 4.0), (7.0, 4.0), (5.0, 6.0), (3.5, 8.0), (6.5, 8.0))
 
 
 def main() -> None:
@@ -44,17 +41,19 @@ def main() -> None:
     shape = (50, info.input_size, info.input_size) + (() if info.channels == 1 else (3,))
     faces = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     ttas = ["none"] + ([base.tta] if base.tta != "none" else [])
-    crops = len(base.framing.squares((0, 0, 10, 10), LANDMARKS))  # a detected face's crops
-    print(f"device: {hardware()}; model: {args.model or 'shipped'}; batch of one")
-    header = "".join(f"{'tta ' + t:>12}" for t in ttas) + (f"{'detected':>12}" if crops > 1 else "")
+    crops = base.framing.crops_per_face
+    print(
+        f"device: {hardware()}; model: {args.model or 'shipped'}; batch of one; "
+        f"a detected face is cut into {crops} crop{'s' if crops > 1 else ''}"
+    )
+    header = "".join(f"{'tta ' + t:>12}" for t in ttas) + f"{'detected':>12}"
     print(f"{'precision':<11}{'network':<11}" + header)
     for precision in ("auto", "32-true"):
         for fuse in (True, False):
             predictor = Predictor(base.model, info, precision=precision, fuse=fuse)
             label = "bf16-mixed" if predictor.bf16 else "32-true"
             times = [ms_per_face(predictor, faces, args.repeats, tta) for tta in ttas]
-            if crops > 1:
-                times.append(ms_per_face(predictor, faces, args.repeats, crops=crops))
+            times.append(ms_per_face(predictor, faces, args.repeats, crops=crops))
             network = "fused" if predictor.net is not predictor.model else "as loaded"
             print(f"{label:<11}{network:<11}" + "".join(f"{t:>9.2f} ms" for t in times))
 

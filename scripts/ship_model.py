@@ -143,11 +143,21 @@ def card_markdown(
     timing = f"{ms['none']:.2f} ms" + (
         f" ({ms[best_tta]:.2f} ms with its {best_tta} TTA)" if best_tta != "none" else ""
     )
-    if "detected" in ms:
-        timing += (
-            f"; a face found by detection is cut twice (the box's and the landmarks' crops, "
-            f"below) and takes {ms['detected']:.2f} ms without TTA"
-        )
+    cut = (
+        "once (below)"
+        if FER2013.crops_per_face == 1
+        else "twice (the box's and the landmarks' crops, below)"
+    )
+    timing += (
+        f";\na face found by detection is cut {cut} and takes {ms['detected']:.2f} ms without TTA"
+    )
+    crops = (
+        "and a second square fitted to\n  the five landmarks; the face is cut once, halfway "
+        "between the two squares"
+        if FER2013.one_crop
+        else "and a second square fitted to\n  the five landmarks, the probabilities of the two "
+        "crops averaged"
+    )
     selection_rows = "\n".join(
         f"| {', '.join(s['members'])} | {s['val_accuracy']:.4f} |" for s in selection[:8]
     )
@@ -174,9 +184,8 @@ into one grouped network, bf16 where the CPU has it; `scripts/bench_predict.py`)
   selected on PublicTest (3,589), reported once on PrivateTest (3,589).
 - **Input**: grey 48×48, pixels / 255, standardised with the mean and std stored in the file.
   `fer-predict`, `fer-video` and `fer-app` detect faces with MTCNN and cut each one as FER2013's
-  faces are framed: a square of 1.085 box sizes, eyes levelled, and a second square fitted to
-  the five landmarks, the probabilities of the two crops averaged (`fer/framing.py`; `--margin`
-  overrides with one margin crop).
+  faces are framed: a square of {FER2013.scale} box sizes, eyes levelled, {crops}
+  (`fer/framing.py`; `--margin` overrides with one margin crop).
 
 Members (`models/`: each one's weights and card; a member started from another member's weights
 names it under *from*, and its total time includes the parent's):
@@ -273,8 +282,8 @@ def ship(
     size = staged.stat().st_size
     predictor = Predictor.load(staged)
     ms = {"none": ms_per_face(predictor, images, args.timing_faces)}
-    if predictor.framing.anchors is not None:  # detected faces: box and landmark crops
-        ms["detected"] = ms_per_face(predictor, images, args.timing_faces, crops=2)
+    crops = predictor.framing.crops_per_face  # what a detected face is cut into
+    ms["detected"] = ms_per_face(predictor, images, args.timing_faces, crops=crops)
     if size > MAX_BYTES or ms["none"] > MAX_MS_PER_FACE:
         print(
             f"ship_model: warning: {size / 1e6:.1f} MB, {ms['none']:.2f} ms per face "
@@ -303,7 +312,8 @@ def ship(
         "tta": tta,
         "ms_per_face": ms["none"],
         "ms_per_face_tta": ms[tta],
-        "ms_per_detected_face": ms.get("detected"),  # both crops of a detected face, no TTA
+        "ms_per_detected_face": ms["detected"],  # every crop of a detected face, no TTA
+        "crops_per_detected_face": FER2013.crops_per_face,
         "hardware": hardware(),
         **{
             name: {

@@ -348,15 +348,17 @@ def test_detect_cuts_the_face_out_of_photographs(tmp_path, capsys):
     assert "skipped 1: no face found (e.g. happy/wall.jpg)" in capsys.readouterr().err
     images, labels = read_split(out, "test", classes=None)
     assert images.shape == (1, 48, 48) and labels.tolist() == [0]
-    # The crop is the face, framed as inference frames its box crop (a dataset keeps one image
-    # a face; inference averages the landmark crop in too): the shipped model reads it as fer
-    # reads the same photograph through detection with the box crop alone.
+    # The crop is the face, framed as inference frames it (one crop, between the box's square
+    # and the landmarks'): the shipped model reads it as fer reads the same photograph through
+    # detection; the box's crop alone differs.
     predictor = Predictor.load()
     direct = predictor.predict_faces(images)[0]
     saved = Image.open(tmp_path / "photos" / "happy" / "person.jpg")
-    box_only = dataclasses.replace(predictor.framing, anchors=None)
-    (through,) = predictor.predict_image(saved, framing=box_only)
+    (through,) = predictor.predict_image(saved)
     np.testing.assert_allclose(direct, through.probs, atol=1e-4)
+    box_only = dataclasses.replace(predictor.framing, anchors=None)
+    (boxed,) = predictor.predict_image(saved, framing=box_only)
+    assert not np.allclose(direct, boxed.probs, atol=1e-4)
 
 
 def test_photos_with_exif_orientation_are_read_upright(tmp_path):

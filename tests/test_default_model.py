@@ -41,22 +41,31 @@ def test_astronaut_is_happy_through_face_detection():
     assert np.isclose(faces[0].probs.sum(), 1, atol=1e-5)
 
 
-def test_a_face_is_classified_on_its_box_crop_and_landmark_crop_averaged():
-    """With anchors the model reads both crops of a face and averages them; without, the box's."""
+def test_a_face_is_classified_on_one_crop_between_its_box_and_its_landmarks():
+    """The shipped framing cuts a detected face once, between its box's square and its
+    landmarks' square; a framing without `one_crop` averages the two crops; without anchors the
+    box's crop alone."""
+    from dataclasses import replace
+
     from skimage import data
 
-    from fer.framing import Framing
+    from fer.framing import cut_square
 
     photo = data.astronaut()
     predictor = Predictor.load()
-    assert predictor.framing.anchors is not None  # the shipped model's framing takes both
+    framing = predictor.framing
+    assert framing.anchors is not None and framing.one_crop  # what the shipped model stores
     (face,) = predictor.detector.detect_photos([photo])[0]
     (found,) = predictor.predict_image(photo)
-    both = predictor.predict_faces(predictor.framing.crops(photo, face.box, face.landmarks))
-    assert len(both) == 2 and not np.allclose(both[0], both[1])  # two different crops
-    np.testing.assert_allclose(found.probs, both.mean(0), atol=1e-6)
-    box_only = Framing.from_dict({**predictor.framing.to_dict(), "anchors": None})
-    (alone,) = predictor.predict_image(photo, framing=box_only)
+    box = framing.square(face.box, face.landmarks)
+    marks = framing.landmark_square(face.landmarks)
+    both = predictor.predict_faces([cut_square(photo, box), cut_square(photo, marks)])
+    assert not np.allclose(both[0], both[1])  # two different crops
+    (one,) = predictor.predict_faces(framing.crops(photo, face.box, face.landmarks))
+    np.testing.assert_allclose(found.probs, one, atol=1e-6)
+    (averaged,) = predictor.predict_image(photo, framing=replace(framing, one_crop=False))
+    np.testing.assert_allclose(averaged.probs, both.mean(0), atol=1e-6)
+    (alone,) = predictor.predict_image(photo, framing=replace(framing, anchors=None))
     np.testing.assert_allclose(alone.probs, both[0], atol=1e-6)
 
 

@@ -180,8 +180,9 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         shipped.predict_faces(faces), shipped.predict_faces(faces, tta=card["tta"]), atol=1e-6
     )
     assert card["ms_per_face_tta"] > 0
-    # a shipped model cuts detected faces twice (FER2013's framing has landmark anchors)
-    assert shipped.framing.anchors is not None and card["ms_per_detected_face"] > 0
+    # a shipped model cuts detected faces as FER2013 is framed: once, between box and landmarks
+    assert shipped.framing == FER2013 and card["crops_per_detected_face"] == 1
+    assert card["ms_per_detected_face"] > 0
     assert f"takes {card['ms_per_detected_face']:.2f} ms without TTA" in text
     # --max-members bounds the subsets tried (a time budget): one member, the better one alone
     single = tmp_path / "single" / "default.safetensors"

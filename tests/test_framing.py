@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -11,7 +12,7 @@ import skimage.data
 from PIL import Image
 
 from fer.analysis.camera import Placement, place_face, random_background, tight_photo
-from fer.framing import FER2013, Framing
+from fer.framing import FER2013, Framing, mean_square
 from fer.inference.faces import FaceDetector
 
 
@@ -89,6 +90,11 @@ def test_placed_face_is_cropped_back_to_its_frame(detector, angle_deg):
     assert math.hypot(cx - placed.cx, cy - placed.cy) * unit < 3.0
     assert abs(side - placed.side / 2) * unit < 3.0
     assert abs(math.degrees(angle) - angle_deg) < 3.0
+    # So does the one crop FER2013's framing cuts, halfway between the two.
+    ((cx, cy, side, angle),) = FER2013.squares(found.box, found.landmarks)
+    assert math.hypot(cx - placed.cx, cy - placed.cy) * unit < 2.5
+    assert abs(side - placed.side / 2) * unit < 2.5
+    assert abs(math.degrees(angle) - angle_deg) < 3.0
 
 
 def test_landmark_square_is_the_similarity_that_carries_the_anchors():
@@ -114,4 +120,24 @@ def test_stored_framing_round_trips_and_old_ones_stay_box_only():
     image = np.zeros((100, 100, 3), np.uint8)
     marks = ((40, 40), (60, 40), (50, 50), (42, 60), (58, 60))
     assert len(framing.crops(image, (30, 30, 70, 70), marks)) == 1
-    assert len(FER2013.crops(image, (30, 30, 70, 70), marks)) == 2
+    # stored with anchors but before one_crop existed: the two crops it was measured with
+    two = Framing.from_dict({**old, "anchors": FER2013.to_dict()["anchors"]})
+    assert not two.one_crop and len(two.crops(image, (30, 30, 70, 70), marks)) == 2
+    assert two.crops_per_face == 2 and FER2013.crops_per_face == 1
+
+
+def test_one_crop_lies_halfway_between_the_box_square_and_the_landmark_square():
+    """Geometry: the one crop's centre is the two squares' mean, its side their geometric mean,
+    its angle their mean (through ±180°, not around 0), and it is the only crop taken."""
+    framing = replace(FER2013, one_crop=True)
+    box, marks = (30.0, 30.0, 70.0, 70.0), ((40, 42), (60, 38), (51, 50), (43, 61), (59, 58))
+    a, b = framing.square(box, marks), framing.landmark_square(marks)
+    assert a[:3] != pytest.approx(b[:3])  # two estimates that differ
+    ((cx, cy, side, angle),) = framing.squares(box, marks)
+    assert (cx, cy) == pytest.approx(((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+    assert side == pytest.approx(math.sqrt(a[2] * b[2]))
+    assert angle == pytest.approx((a[3] + b[3]) / 2)
+    near_pi = mean_square((0, 0, 1, math.pi - 0.1), (0, 0, 1, -math.pi + 0.1))
+    assert abs(near_pi[3]) == pytest.approx(math.pi)
+    assert len(framing.crops(np.zeros((100, 100, 3), np.uint8), box, marks)) == 1
+    assert framing.squares(box, None) == [framing.square(box)]  # no landmarks: the box's

@@ -188,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     other.add_argument(
         "--detect",
         action="store_true",
-        help="find the face in each photograph first (MTCNN and the box crop of the framing "
+        help="find the face in each photograph first (MTCNN and the crop of the framing "
         "inference uses); photos without a face are skipped",
     )
     return parser

@@ -197,7 +197,8 @@ class Predictor:
     ) -> list[list[np.ndarray]]:
         """Probabilities of each detected face of each RGB image: the face cut as `framing`
         says (default: the model's own), every crop it takes classified in one batch and
-        averaged per face (a framing with anchors takes the box's crop and the landmarks')."""
+        averaged per face (a framing with anchors and without `one_crop` takes the box's crop
+        and the landmarks')."""
         framing = framing or self.framing
         crops, counts = [], []  # every crop, face after face; how many each face has
         for image, faces in zip(images, detections):

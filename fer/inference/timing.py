@@ -18,8 +18,7 @@ def ms_per_face(
 ) -> float:
     """Median milliseconds to classify one face (preprocessing included), batch of one, after
     a warm-up of ten faces; `faces` (N, S, S) are cycled through. `crops`: how many crops the
-    face is cut into and classified together (a detected face with a framing that has landmark
-    anchors is cut twice: `Framing.crops`)."""
+    face is cut into and classified together (a detected face: `Framing.crops_per_face`)."""
     n = len(faces)
     batches = [faces[(i + np.arange(crops)) % n] for i in range(max(repeats, 10))]
     for batch in batches[:10]:
