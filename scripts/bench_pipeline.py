@@ -15,7 +15,9 @@ the face-free photos. To tell where the gap comes from, each face is also cut fr
 the exact place it was put (its true frame) and classified: direct − true frame is what the
 camera effects and resampling cost, true frame − pipeline is what detection and framing cost.
 `OUT/results.json` keeps the numbers. `--tight` makes each photo the
-face alone, upscaled to fill it (96-240 px), as face datasets store their crops.
+face alone, upscaled to fill it (96-240 px), as face datasets store their crops. `--save-crops`
+keeps the crops the model was handed (`OUT/TAG.crops.npz`), so `ship_model.py --pipeline` can
+score members through the pipeline without detecting again.
 """
 
 from __future__ import annotations
@@ -125,24 +127,32 @@ def run(args: argparse.Namespace) -> dict:
     pipeline = np.full(len(rows), -1)  # predicted class through the pipeline; -1: face missed
     placed = np.full(len(rows), -1)  # predicted class of the face cut at its true frame
     extra = 0  # detections that are not the placed face
+    kept: dict[str, list[np.ndarray]] = {"pipeline": [], "placed": []}  # model inputs, --save-crops
     for start in tqdm(range(0, len(rows), BATCH), desc="pipeline", unit="batch"):
         batch = rows[start : start + BATCH]
         photos = read_photos(args.out / "photos", [r["file"] for r in batch])
-        results = predictor.predict_images(photos, tta=tta, framing=framing)
+        # As Predictor.predict_images does it, with the detections kept to cut their crops.
+        found = predictor.detector.detect_photos(photos)
+        probs = predictor.classify_detections(photos, found, tta, framing)
         crops = [places[k].cut(photo) for k, photo in enumerate(photos, start)]
         placed[start : start + len(batch)] = predictor.predict_faces(crops, tta=tta).argmax(1)
-        for k, faces in enumerate(results, start):
+        if args.save_crops:
+            kept["placed"].append(predictor.preprocess(crops).numpy())
+        for k, (photo, faces, face_probs) in enumerate(zip(photos, found, probs), start):
             p = places[k]
             hits = [
-                f
-                for f in faces
+                (f, prob)
+                for f, prob in zip(faces, face_probs)
                 if math.hypot((f.box[0] + f.box[2]) / 2 - p.cx, (f.box[1] + f.box[3]) / 2 - p.cy)
                 < p.side / 2
             ]
             extra += len(faces) - min(len(hits), 1)
             if hits:
-                best = max(hits, key=lambda f: f.det_prob)
-                pipeline[k] = int(best.probs.argmax())
+                best, prob = max(hits, key=lambda h: h[0].prob)
+                pipeline[k] = int(prob.argmax())
+                if args.save_crops:
+                    views = framing.crops(photo, best.box, best.landmarks)
+                    kept["pipeline"].append(predictor.preprocess(views).numpy())
 
     images, _ = read_split(args.data, SPLITS[args.split])
     direct = predictor.predict_faces(images[[int(r["index"]) for r in rows]], tta=tta)
@@ -155,6 +165,9 @@ def run(args: argparse.Namespace) -> dict:
         false_empty += sum(len(f) for f in predictor.detector.detect_photos(photos))
 
     found = pipeline >= 0
+    if args.save_crops:
+        crops_file = args.out / f"{args.tag}.crops.npz"
+        save_crops(crops_file, SPLITS[args.split], rows, truth, found, kept, framing)
     gap, gap_low, gap_high = paired_difference(
         direct[found] == truth[found], pipeline[found] == truth[found]
     )
@@ -189,6 +202,35 @@ def run(args: argparse.Namespace) -> dict:
         "empty_photos": len(empty_names),
         "pipeline_recall": recall,
     }
+
+
+def save_crops(
+    path: Path,
+    split: str,
+    rows: list[dict],
+    truth: np.ndarray,
+    found: np.ndarray,
+    kept: dict[str, list[np.ndarray]],
+    framing: Framing,
+) -> None:
+    """The model's inputs, as it was handed them: for each face found, the crops the pipeline
+    cut from its detection (`pipeline`, found × crops a face × S × S, uint8); for every photo,
+    the face cut at its true frame (`placed`); the split, the face's row in it (`index`), its
+    label and whether it was found. `ship_model.py --pipeline` scores members on them without
+    detecting again."""
+    placed = np.concatenate(kept["placed"])
+    empty = np.zeros((0, framing.crops_per_face, *placed.shape[1:]), np.uint8)  # none found
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez_compressed(
+            f,
+            pipeline=np.stack(kept["pipeline"]) if kept["pipeline"] else empty,
+            placed=placed,
+            index=np.array([int(r["index"]) for r in rows]),
+            label=truth,
+            found=found,
+            framing=json.dumps(framing.to_dict()),
+            split=split,
+        )
 
 
 def points(r: dict, key: str) -> str:
@@ -268,6 +310,12 @@ def main() -> int:
         help="border of the second search in photos without a face found (default 0.25; 0: off)",
     )
     parser.add_argument("--tag", default="results", help="name of the results file (OUT/TAG.json)")
+    parser.add_argument(
+        "--save-crops",
+        action="store_true",
+        help="also write OUT/TAG.crops.npz: the crops handed to the model (pipeline and true "
+        "frame), for ship_model.py --pipeline",
+    )
     args = parser.parse_args()
     if args.n < 1 or args.empty < 0 or (args.pad is not None and args.pad < 0):
         parser.error("--n must be positive, --empty and --pad non-negative")

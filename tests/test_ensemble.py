@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -109,6 +112,14 @@ def test_checkpoints_with_pickled_code_or_without_fer_metadata_are_refused(tmp_p
         load_checkpoint(foreign)
 
 
+def load_script(name: str) -> ModuleType:
+    """scripts/NAME as a module (the scripts are not a package), to use its functions."""
+    spec = importlib.util.spec_from_file_location(Path(name).stem, REPO / "scripts" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_script(name: str, *args, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / name), *map(str, args)],
@@ -192,6 +203,35 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     single_card = json.loads((single.parent / "card.json").read_text())
     assert sorted(s["members"] for s in single_card["selection"]) == [["a"], ["b"]]
     assert [m["name"] for m in single_card["members"]] == single_card["selection"][0]["members"]
+
+    # --pipeline: subsets ranked by PublicTest and PublicTest through the pipeline, averaged
+    faces, labels = read_split(tiny_h5, "PublicTest")
+    found = np.arange(len(labels)) % 3 != 0  # a third of the faces missed
+    moved = np.roll(faces, 3, axis=2)  # crops a few pixels off the frame, as detection cuts them
+    crops = tmp_path / "val.crops.npz"
+    save_crops = load_script("bench_pipeline.py").save_crops
+    rows = [{"index": i} for i in range(len(labels))]
+    kept = {"pipeline": list(moved[found][:, None]), "placed": [faces]}  # as bench_pipeline
+    save_crops(crops, "PublicTest", rows, labels, found, kept, FER2013)
+    through = tmp_path / "through" / "default.safetensors"
+    args = ["--select", "--pipeline", crops, "--data", tiny_h5, "--out", through]
+    result = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ranked = json.loads((through.parent / "card.json").read_text())["selection"]
+    for score in ranked:
+        probs = [
+            Predictor.load(models / f"{n}.safetensors").predict_faces(moved[found], tta="none")
+            for n in score["members"]
+        ]
+        accuracy = (np.mean(probs, axis=0).argmax(1) == labels[found]).mean()
+        assert score["pipeline_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+        assert score["score"] == pytest.approx((score["val_accuracy"] + accuracy) / 2)
+    assert ranked[0]["score"] == max(s["score"] for s in ranked)
+    assert "through the pipeline" in (through.parent / "MODEL_CARD.md").read_text()
+    # crops of PrivateTest photos are refused: members are never chosen on PrivateTest
+    save_crops(crops, "PrivateTest", rows, labels, found, kept, FER2013)
+    refused = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
+    assert refused.returncode == 1 and "PublicTest only" in refused.stderr
 
     missing = run_script(
         "ship_model.py", models / "nope", "--data", tiny_h5, "--out", out, cwd=tmp_path
