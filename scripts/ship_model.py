@@ -9,7 +9,9 @@ chooses, on PublicTest only, the subset of the members with the best accuracy (t
 members) among those within the size limit (20 MiB); with `--pipeline CROPS_NPZ` the accuracy
 is the mean of PublicTest's own faces' and that of the PublicTest faces found in the pipeline
 benchmark's photos (`bench_pipeline.py --split val --save-crops`), so the model is chosen for
-camera faces too. The file cuts faces from detections with
+camera faces too, and the new model is compared with the one it replaces (or `--against MODEL`),
+each as used (its own TTA), on PublicTest and through the pipeline, with paired 95% intervals.
+The file cuts faces from detections with
 FER2013's framing as `fer.framing.FER2013` has it now. The shipped file itself is then
 evaluated on PublicTest and PrivateTest with and without test-time augmentation and timed per
 face, and MODEL_CARD.md and card.json are written beside it. fer-predict, fer-eval, fer-video and
@@ -30,6 +32,7 @@ from tqdm import tqdm
 
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
+from fer.analysis.stats import paired_difference
 from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_ensemble, set_framing, set_tta
 from fer.data.hdf5 import DatasetError, read_split
 from fer.framing import FER2013, Framing
@@ -92,11 +95,43 @@ class PipelineFaces:
             self.crops, self.labels = f["pipeline"], f["label"][found]
         self.path = path
 
-    def probabilities(self, predictor: Predictor) -> np.ndarray:
+    def probabilities(self, predictor: Predictor, tta: str = "none") -> np.ndarray:
         """Each face's probabilities, its crops averaged (as Predictor.classify_detections)."""
         n, k = self.crops.shape[:2]
         flat = self.crops.reshape(n * k, *self.crops.shape[2:])
-        return predictor.predict_faces(flat, tta="none").reshape(n, k, -1).mean(1)
+        return predictor.predict_faces(flat, tta=tta).reshape(n, k, -1).mean(1)
+
+
+def as_used(
+    path: Path, images: np.ndarray, labels: np.ndarray, pipeline: PipelineFaces
+) -> dict[str, np.ndarray | str]:
+    """Which PublicTest faces a model file gets right as tools use it (its own TTA): FER2013's
+    faces, and the faces found in the pipeline benchmark's photos as the pipeline cut them."""
+    predictor = Predictor.load(path)
+    return {
+        "tta": predictor.tta,
+        "val": predictor.predict_faces(images).argmax(1) == labels,
+        "pipeline": pipeline.probabilities(predictor, predictor.tta).argmax(1) == pipeline.labels,
+    }
+
+
+def compare_as_used(new: dict, old: dict) -> dict[str, dict[str, float]]:
+    """The new model's accuracy minus the old one's on the same faces, each as used, with
+    95% paired-bootstrap intervals; and the mean of the two differences (the --select score)."""
+    result = {}
+    for key in ("val", "pipeline"):
+        difference, low, high = paired_difference(new[key], old[key])
+        result[key] = {
+            "new": float(new[key].mean()),
+            "old": float(old[key].mean()),
+            "difference": difference,
+            "low": low,
+            "high": high,
+        }
+    result["mean"] = {
+        "difference": (result["val"]["difference"] + result["pipeline"]["difference"]) / 2
+    }
+    return result
 
 
 def select_members(
@@ -285,6 +320,20 @@ demographic groups.
 """
 
 
+def comparison_text(comparison: dict) -> str:
+    """The lines ship_model prints comparing the new model with the one it replaces."""
+    names = {"val": "PublicTest", "pipeline": "PublicTest through the pipeline"}
+    lines = [f"as used (each model's own TTA), new vs {comparison['model']}:"]
+    for key, name in names.items():
+        c = comparison[key]
+        lines.append(
+            f"  {name:32} {c['new']:.2%} vs {c['old']:.2%}: {100 * c['difference']:+.2f} points "
+            f"[{100 * c['low']:+.2f}, {100 * c['high']:+.2f}]"
+        )
+    lines.append(f"  {'mean of the two':32} {100 * comparison['mean']['difference']:+.2f} points")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -305,8 +354,16 @@ def main() -> int:
         "--pipeline",
         type=Path,
         metavar="CROPS_NPZ",
-        help="with --select: rank subsets by the mean of PublicTest accuracy and accuracy on "
-        "these PublicTest pipeline crops (bench_pipeline.py --split val --save-crops)",
+        help="PublicTest pipeline crops (bench_pipeline.py --split val --save-crops): --select "
+        "ranks subsets by the mean of PublicTest accuracy and accuracy on them, and the new "
+        "model is compared with --against on both, each as used",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="MODEL",
+        help="with --pipeline: the model to compare the new one with (default: the file --out "
+        "replaces, if any)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model file to write")
     parser.add_argument(
@@ -320,10 +377,11 @@ def main() -> int:
         if args.max_members is not None:
             max_members = max(1, min(max_members, args.max_members))
         selection = []
-        if args.pipeline is not None and not args.select:
-            raise ValueError("--pipeline ranks the subsets --select tries: give --select too")
+        pipeline = PipelineFaces(args.pipeline, labels) if args.pipeline else None
+        against = args.against or (args.out if args.out.is_file() else None)
+        if against is not None and not Path(against).is_file():
+            raise ValueError(f"--against {against}: no such model file")
         if args.select:
-            pipeline = PipelineFaces(args.pipeline, labels) if args.pipeline else None
             members, selection = select_members(members, images, labels, max_members, pipeline)
             print(f"selected on PublicTest: {', '.join(m.name for m in members)}")
         # Staged beside the output and moved there with its card only once both are complete:
@@ -336,7 +394,7 @@ def main() -> int:
         print(f"ship_model: error: {e}", file=sys.stderr)
         return 1
     try:
-        ship(args, members, selection, staged, images)
+        ship(args, members, selection, staged, images, labels, pipeline, against)
     finally:
         staged.unlink(missing_ok=True)
     return 0
@@ -348,8 +406,15 @@ def ship(
     selection: list[dict],
     staged: Path,
     images: np.ndarray,
+    labels: np.ndarray,
+    pipeline: PipelineFaces | None,
+    against: Path | None,
 ) -> None:
-    """Time and evaluate the staged model file, then move it to `args.out` with its card."""
+    """Time and evaluate the staged model file, then move it to `args.out` with its card.
+
+    With `pipeline`, the staged model and `against` (by default the model it replaces) are
+    also compared as each is used, on PublicTest and through the pipeline, and the comparison printed and kept
+    in the card: re-shipping is worth it only if the new model is ahead there."""
     size = staged.stat().st_size
     predictor = Predictor.load(staged)
     ms = {"none": ms_per_face(predictor, images, args.timing_faces)}
@@ -398,6 +463,14 @@ def ship(
             for name, e in evals.items()
         },
     }
+    if pipeline is not None:
+        new = as_used(staged, images, labels, pipeline)
+        card["val_pipeline"] = {"accuracy": float(new["pipeline"].mean()), "tta": tta}
+        if against is not None:
+            card["against"] = {"model": str(against)} | compare_as_used(
+                new, as_used(against, images, labels, pipeline)
+            )
+            print(comparison_text(card["against"]))
     markdown = card_markdown(members, evals, size, ms, selection, tta)
     # Everything is measured: the card and the model go in place together, the model last.
     write_json(args.out.parent / "card.json", card)

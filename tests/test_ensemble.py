@@ -214,10 +214,11 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     kept = {"pipeline": list(moved[found][:, None]), "placed": [faces]}  # as bench_pipeline
     save_crops(crops, "PublicTest", rows, labels, found, kept, FER2013)
     through = tmp_path / "through" / "default.safetensors"
-    args = ["--select", "--pipeline", crops, "--data", tiny_h5, "--out", through]
+    args = ["--select", "--pipeline", crops, "--data", tiny_h5, "--out", through, "--against", out]
     result = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    ranked = json.loads((through.parent / "card.json").read_text())["selection"]
+    through_card = json.loads((through.parent / "card.json").read_text())
+    ranked = through_card["selection"]
     for score in ranked:
         probs = [
             Predictor.load(models / f"{n}.safetensors").predict_faces(moved[found], tta="none")
@@ -228,6 +229,20 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         assert score["score"] == pytest.approx((score["val_accuracy"] + accuracy) / 2)
     assert ranked[0]["score"] == max(s["score"] for s in ranked)
     assert "through the pipeline" in (through.parent / "MODEL_CARD.md").read_text()
+    # ... and the new model is compared with --against's, each with its own TTA, on the same faces
+    against = through_card["against"]
+    for key, model in (("new", through), ("old", out)):
+        predictor = Predictor.load(model)
+        val = predictor.predict_faces(faces).argmax(1) == labels
+        piped = predictor.predict_faces(moved[found], tta=predictor.tta).argmax(1) == labels[found]
+        assert against["val"][key] == pytest.approx(val.mean(), abs=1e-6)
+        assert against["pipeline"][key] == pytest.approx(piped.mean(), abs=1e-6)
+    for key in ("val", "pipeline"):
+        c = against[key]
+        assert c["difference"] == pytest.approx(c["new"] - c["old"])
+        assert c["low"] <= c["difference"] <= c["high"]
+    assert through_card["val_pipeline"]["accuracy"] == against["pipeline"]["new"]
+    assert "as used (each model's own TTA)" in result.stdout
     # crops of PrivateTest photos are refused: members are never chosen on PrivateTest
     save_crops(crops, "PrivateTest", rows, labels, found, kept, FER2013)
     refused = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
