@@ -195,14 +195,24 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     assert shipped.framing == FER2013 and card["crops_per_detected_face"] == 1
     assert card["ms_per_detected_face"] > 0
     assert f"takes {card['ms_per_detected_face']:.2f} ms without TTA" in text
-    # --max-members bounds the subsets tried (a time budget): one member, the better one alone
+    # --max-members bounds the subsets tried (a time budget): one member, the better one alone;
+    # --select-tta scores every subset with that TTA
     single = tmp_path / "single" / "default.safetensors"
-    args = ["--select", "--max-members", 1, "--data", tiny_h5, "--out", single]
-    result = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
+    args = ["--select", "--max-members", 1, "--select-tta", "flip", "--data", tiny_h5]
+    result = run_script(
+        "ship_model.py", models / "a", models / "b", *args, "--out", single, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     single_card = json.loads((single.parent / "card.json").read_text())
     assert sorted(s["members"] for s in single_card["selection"]) == [["a"], ["b"]]
     assert [m["name"] for m in single_card["members"]] == single_card["selection"][0]["members"]
+    val_faces, val_labels = read_split(tiny_h5, "PublicTest")
+    for score in single_card["selection"]:
+        member = Predictor.load(models / f"{score['members'][0]}.safetensors")
+        flipped = member.predict_faces(val_faces, tta="flip").argmax(1) == val_labels
+        assert score["tta"] == "flip"
+        assert score["val_accuracy"] == pytest.approx(flipped.mean(), abs=1e-6)
+    assert "each with flip TTA" in (single.parent / "MODEL_CARD.md").read_text()
 
     # --pipeline: subsets ranked by PublicTest and PublicTest through the pipeline, averaged
     faces, labels = read_split(tiny_h5, "PublicTest")
