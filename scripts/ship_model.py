@@ -119,7 +119,7 @@ def as_used(
 def compare_as_used(new: dict, old: dict) -> dict[str, dict[str, float]]:
     """The new model's accuracy minus the old one's on the same faces, each as used, with
     95% paired-bootstrap intervals; and the mean of the two differences (the --select score)."""
-    result = {}
+    result: dict[str, dict] = {"tta": {"new": new["tta"], "old": old["tta"]}}
     for key in ("val", "pipeline"):
         difference, low, high = paired_difference(new[key], old[key])
         result[key] = {
@@ -329,7 +329,11 @@ demographic groups.
 def comparison_text(comparison: dict) -> str:
     """The lines ship_model prints comparing the new model with the one it replaces."""
     names = {"val": "PublicTest", "pipeline": "PublicTest through the pipeline"}
-    lines = [f"as used (each model's own TTA), new vs {comparison['model']}:"]
+    tta = comparison["tta"]
+    lines = [
+        f"as used (each model's own TTA), new (tta {tta['new']}) vs {comparison['model']} "
+        f"(tta {tta['old']}):"
+    ]
     for key, name in names.items():
         c = comparison[key]
         lines.append(
@@ -390,6 +394,10 @@ def main() -> int:
         if args.max_members is not None:
             max_members = max(1, min(max_members, args.max_members))
         selection = []
+        if args.against is not None and args.pipeline is None:
+            raise ValueError("--against compares the models through the pipeline: give --pipeline")
+        if args.select_tta != "none" and not args.select:
+            raise ValueError("--select-tta scores the subsets --select tries: give --select")
         pipeline = PipelineFaces(args.pipeline, labels) if args.pipeline else None
         against = args.against or (args.out if args.out.is_file() else None)
         if against is not None and not Path(against).is_file():

@@ -252,7 +252,12 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         assert c["difference"] == pytest.approx(c["new"] - c["old"])
         assert c["low"] <= c["difference"] <= c["high"]
     assert through_card["val_pipeline"]["accuracy"] == against["pipeline"]["new"]
+    assert against["tta"] == {"new": Predictor.load(through).tta, "old": Predictor.load(out).tta}
     assert "as used (each model's own TTA)" in result.stdout
+    # --against means nothing without the pipeline's crops: refused, not ignored
+    unpiped = ["--data", tiny_h5, "--out", through, "--against", out]
+    refused = run_script("ship_model.py", models / "a", *unpiped, cwd=tmp_path)
+    assert refused.returncode == 1 and "give --pipeline" in refused.stderr
     # crops of PrivateTest photos are refused: members are never chosen on PrivateTest
     save_crops(crops, "PrivateTest", rows, labels, found, kept, FER2013)
     refused = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
