@@ -399,9 +399,9 @@ def main() -> int:
         if args.select_tta != "none" and not args.select:
             raise ValueError("--select-tta scores the subsets --select tries: give --select")
         pipeline = PipelineFaces(args.pipeline, labels) if args.pipeline else None
+        if args.against is not None and not args.against.is_file():
+            raise ValueError(f"--against {args.against}: no such model file")
         against = args.against or (args.out if args.out.is_file() else None)
-        if against is not None and not Path(against).is_file():
-            raise ValueError(f"--against {against}: no such model file")
         if args.select:
             members, selection = select_members(
                 members, images, labels, max_members, pipeline, args.select_tta
