@@ -6,7 +6,9 @@ A face alone (batch of one, preprocessing included, the median of `--repeats`), 
 webcam classifies it: with and without the model's test-time augmentation, at the precision
 the tools use here (bf16 where the CPU supports it) and in fp32. `fused` is what fer's tools
 run (`Predictor(fuse=True)`: an ensemble's same-shaped members side by side as one grouped
-network, batch norms folded); `as loaded` runs the model's own modules one member after another.
+network, batch norms folded); `as loaded` runs the model's own modules one member after another;
+`compiled` (with `--compile`) is the fused network after `Predictor.compile`, as `fer-video
+--compile` runs it.
 `detected`: a face found by detection, cut into the crops the model's framing takes (one; or
 the box's and the landmarks' for a framing with anchors and without `one_crop`) and classified
 together, without TTA.
@@ -30,6 +32,11 @@ def main() -> None:
         "--model", help="run directory, checkpoint or .safetensors (default: shipped)"
     )
     parser.add_argument("--repeats", type=int, default=300, help="timed faces per setting")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time the fused network compiled (Predictor.compile, as fer-video --compile)",
+    )
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -56,6 +63,18 @@ def main() -> None:
             times.append(ms_per_face(predictor, faces, args.repeats, crops=crops))
             network = "fused" if predictor.net is not predictor.model else "as loaded"
             print(f"{label:<11}{network:<11}" + "".join(f"{t:>9.2f} ms" for t in times))
+            if args.compile and fuse:
+                compiled = predictor.compile()
+                if not compiled.compiled:
+                    print(f"{label:<11}{'compiled':<11}compiling failed (see the warning)")
+                    continue
+                times = [ms_per_face(predictor, faces, args.repeats, tta) for tta in ttas]
+                times.append(ms_per_face(predictor, faces, args.repeats, crops=crops))
+                print(
+                    f"{label:<11}{'compiled':<11}"
+                    + "".join(f"{t:>9.2f} ms" for t in times)
+                    + f"   (compiled in {compiled.compile_seconds:.0f} s)"
+                )
 
 
 if __name__ == "__main__":

@@ -140,3 +140,23 @@ def test_bench_predict_times_the_shipped_model_both_ways(tmp_path):
     )
     assert missing.returncode == 1
     assert missing.stderr.startswith("bench_predict: error:") and "Traceback" not in missing.stderr
+
+
+def test_a_compiled_predictor_gives_the_eager_probabilities():
+    """`Predictor.compile` compiles a face alone and one face's crops views; those batches and
+    any other (run eagerly) give what the eager network gives."""
+    ensemble = Ensemble([trained_looking(s, depth=3, width=8) for s in range(2)])
+    predictor = Predictor(ensemble, INFO, device="cpu", precision="32-true")
+    faces = np.random.default_rng(3).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    eager = [predictor.predict_faces(faces[:1], tta=t) for t in ("none", "crops")]
+    eager.append(predictor.predict_faces(faces, tta="none"))  # a batch of 3: not compiled
+
+    compiled = predictor.compile(tta="crops")
+    assert compiled.compiled and compiled.sizes == {1, 10}
+    assert compiled.compile_seconds > 0
+    again = [predictor.predict_faces(faces[:1], tta=t) for t in ("none", "crops")]
+    again.append(predictor.predict_faces(faces, tta="none"))
+    for a, b in zip(eager, again):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown tta"):
+        predictor.compile(tta="mirror")

@@ -11,7 +11,7 @@ PublicTest when the model was shipped; `none` for checkpoints); pass `tta=` to o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from PIL import Image
 
 from fer.checkpoint import TTA_MODES, TTA_VIEWS, ModelInfo, load_model
 from fer.framing import Framing
+from fer.inference.compiled import CompiledNet
 from fer.inference.faces import Face, FaceDetector
 from fer.models.fused import fuse_for_inference
 from fer.preprocess import normalize, to_input
@@ -90,6 +91,24 @@ class Predictor:
         self.tta = info.tta  # the test-time augmentation chosen with the model
         self.batch_size = batch_size
         self._detector: FaceDetector | None = None
+        self._forward: Callable[[torch.Tensor], torch.Tensor] = self.net  # or compiled
+
+    def compile(self, tta: str | None = None) -> CompiledNet:
+        """Compile the network now for what a long live view classifies, a face alone and its
+        views under `tta` (default: the model's own); other batches stay eager. Returns what
+        was done (`compiled`, `compile_seconds`); when compiling fails nothing changes."""
+        tta = self.tta if tta is None else tta
+        if tta not in TTA_VIEWS:
+            raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
+        chunk = CPU_CHUNK if self.device.type == "cpu" and self.net is not self.model else None
+        batch_sizes = {1, min(TTA_VIEWS[tta], chunk or TTA_VIEWS[tta])}
+        size, channels = self.info.input_size, self.info.channels
+        compiled = CompiledNet(
+            self.net, batch_sizes, (channels, size, size), self.device, self.bf16
+        )
+        if compiled.compiled:
+            self._forward = compiled
+        return compiled
 
     @classmethod
     def load(
@@ -163,7 +182,7 @@ class Predictor:
         chunk = CPU_CHUNK if self.device.type == "cpu" and self.net is not self.model else len(x)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
             return torch.cat(
-                [self.net(part).float().softmax(-1) for part in x.split(max(1, chunk))]
+                [self._forward(part).float().softmax(-1) for part in x.split(max(1, chunk))]
             )
 
     def predict_images(
