@@ -42,6 +42,7 @@ from fer.analysis.camera import (
     tight_photo,
 )
 from fer.analysis.stats import paired_difference
+from fer.data.detected import placed_face
 from fer.data.hdf5 import read_split
 from fer.framing import Framing
 from fer.inference.predictor import Predictor
@@ -139,17 +140,10 @@ def run(args: argparse.Namespace) -> dict:
         if args.save_crops:
             kept["placed"].append(predictor.preprocess(crops).numpy())
         for k, (photo, faces, face_probs) in enumerate(zip(photos, found, probs), start):
-            p = places[k]
-            hits = [
-                (f, prob)
-                for f, prob in zip(faces, face_probs)
-                if math.hypot((f.box[0] + f.box[2]) / 2 - p.cx, (f.box[1] + f.box[3]) / 2 - p.cy)
-                < p.side / 2
-            ]
-            extra += len(faces) - min(len(hits), 1)
-            if hits:
-                best, prob = max(hits, key=lambda h: h[0].prob)
-                pipeline[k] = int(prob.argmax())
+            best = placed_face(faces, places[k])
+            extra += len(faces) - (best is not None)
+            if best is not None:
+                pipeline[k] = int(face_probs[faces.index(best)].argmax())
                 if args.save_crops:
                     views = framing.crops(photo, best.box, best.landmarks)
                     kept["pipeline"].append(predictor.preprocess(views).numpy())
