@@ -41,8 +41,8 @@ from fer.analysis.camera import (
     random_background,
     tight_photo,
 )
+from fer.analysis.detected import placed_face
 from fer.analysis.stats import paired_difference
-from fer.data.detected import placed_face
 from fer.data.hdf5 import read_split
 from fer.framing import Framing
 from fer.inference.predictor import Predictor

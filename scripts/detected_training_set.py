@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from fer import Predictor
+from fer.analysis.detected import detected_crops
 from fer.checkpoint import CheckpointError
-from fer.data.detected import detected_crops
 from fer.data.distill import source_digest
 from fer.data.hdf5 import DatasetError, dataset_meta, read_split, read_votes, write_dataset
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import skimage
 
-from fer.data.detected import detected_crops
+from fer.analysis.detected import detected_crops
 from fer.data.hdf5 import read_split, write_dataset
 from fer.framing import FER2013
 from fer.inference.faces import FaceDetector
