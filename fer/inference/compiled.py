@@ -2,10 +2,10 @@
 
 A webcam or video classifies one face at a time for minutes, so a compile paid once at the
 start is worth it there and not in a one-off `fer-predict`. Inductor with frozen weights and
-static shapes runs the fused bf16 network on a face alone about twice as fast as eager on a
-2-core CPU (README, "Timing"); dynamic shapes lose the gain, and every new shape compiles
-again (seconds), so only the batch sizes named up front are compiled, before the first frame,
-and any other batch runs eagerly. Where compiling fails (no C++ compiler, an unsupported
+static shapes classifies a face alone in 55-75% of the eager time on a 2-core CPU (README,
+"Train fast on a CPU"); dynamic shapes lose the gain, and every new shape compiles again
+(seconds), so only the batch sizes named up front are compiled, before the first frame, and
+any other batch runs eagerly. Where compiling fails (no C++ compiler, an unsupported
 platform) the eager network is kept, with a warning.
 """
 

@@ -100,8 +100,7 @@ class Predictor:
         tta = self.tta if tta is None else tta
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
-        chunk = CPU_CHUNK if self.device.type == "cpu" and self.net is not self.model else None
-        batch_sizes = {1, min(TTA_VIEWS[tta], chunk or TTA_VIEWS[tta])}
+        batch_sizes = {1, min(TTA_VIEWS[tta], self._chunk or TTA_VIEWS[tta])}
         size, channels = self.info.input_size, self.info.channels
         compiled = CompiledNet(
             self.net, batch_sizes, (channels, size, size), self.device, self.bf16
@@ -109,6 +108,11 @@ class Predictor:
         if compiled.compiled:
             self._forward = compiled
         return compiled
+
+    @property
+    def _chunk(self) -> int | None:
+        """Images a forward pass takes at most (the fused network on a CPU), or None: all."""
+        return CPU_CHUNK if self.device.type == "cpu" and self.net is not self.model else None
 
     @classmethod
     def load(
@@ -179,7 +183,7 @@ class Predictor:
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax of the model on normalised faces (B, 1, H, W), in the predictor's precision."""
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
-        chunk = CPU_CHUNK if self.device.type == "cpu" and self.net is not self.model else len(x)
+        chunk = self._chunk or len(x)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
             return torch.cat(
                 [self._forward(part).float().softmax(-1) for part in x.split(max(1, chunk))]

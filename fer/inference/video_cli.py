@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "--compile",
         action="store_true",
         help="compile the network before the first frame (torch.compile: 10-20 s once, then "
-        "about half the time a face takes on a CPU); for --live and long videos",
+        "about two thirds of the time a face takes on a CPU); for --live and long videos",
     )
     args = parser.parse_args(argv)
     if args.margin is not None and args.margin <= -0.5:
