@@ -48,14 +48,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """fer-app with the shipped model on a free local port."""
+def app_server(tmp_path_factory):
+    """fer-app with the shipped model on a free local port, its network compiled (--compile)
+    as a long live view would run it."""
     work = tmp_path_factory.mktemp("app")
     port = free_port()
     log = (work / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "fer.app.cli", "--port", str(port), "--work-dir", str(work)]
-        + ["--max-upload-mb", str(UPLOAD_LIMIT_MB)],
+        + ["--max-upload-mb", str(UPLOAD_LIMIT_MB), "--compile"],
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -73,9 +74,15 @@ def server(tmp_path_factory):
     else:
         process.kill()
         pytest.fail("fer-app did not answer within 180 s")
-    yield url
+    yield url, work / "server.log"
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(app_server):
+    """The app's address."""
+    return app_server[0]
 
 
 @pytest.fixture(scope="module")
@@ -265,6 +272,12 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
     SCREENSHOTS.mkdir(exist_ok=True)
     (SCREENSHOTS / "live.json").write_text(json.dumps({"fps": fps, "latency_ms": latency}))
     print(f"live view, 640x480, one face: {fps:.1f} frames/s, median latency {latency:.0f} ms")
+
+
+def test_the_server_compiled_its_network_before_serving(app_server):
+    log = app_server[1].read_text()
+    assert "fer-app: compiled in" in log, log[-2000:]
+    assert log.index("compiled in") < log.index("serving on")  # before the first frame
 
 
 def test_model_tab_shows_the_card(page):
