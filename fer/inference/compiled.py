@@ -11,6 +11,7 @@ platform) the eager network is kept, with a warning.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Iterable
@@ -35,12 +36,19 @@ class CompiledNet:
         self.sizes = frozenset(int(b) for b in batch_sizes)
         self.fast = torch.compile(net, dynamic=False)
         start = time.perf_counter()
+        # Inductor looks for CUDA while it builds: on a CPU machine with a CUDA folder that
+        # logs a harmless "No CUDA runtime is found" warning, which is not the user's concern.
+        cpp_extension = logging.getLogger("torch.utils.cpp_extension")
+        level = cpp_extension.level
+        cpp_extension.setLevel(logging.ERROR)
         try:
             self._warm_up(image_shape, device, bf16)
             self.compiled = True
         except Exception as e:  # any failure of the compiler stack: keep the eager network
             warnings.warn(f"torch.compile failed, classifying eagerly: {e}", stacklevel=2)
             self.compiled = False
+        finally:
+            cpp_extension.setLevel(level)
         self.compile_seconds = time.perf_counter() - start
 
     def _warm_up(self, image_shape: tuple[int, int, int], device: torch.device, bf16: bool) -> None:
