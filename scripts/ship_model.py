@@ -9,7 +9,9 @@ chooses, on PublicTest only, the subset of the members with the best accuracy (t
 members) among those within the size limit (20 MiB); with `--pipeline CROPS_NPZ` the accuracy
 is the mean of PublicTest's own faces' and that of the PublicTest faces found in the pipeline
 benchmark's photos (`bench_pipeline.py --split val --save-crops`), so the model is chosen for
-camera faces too (`--select-tta crops` scores every subset with crops TTA, as it will be used),
+camera faces too (`--select-tta crops` scores every subset with crops TTA, as it will be used;
+`--cache DIR` keeps each member's probabilities, so choosing again after one more member is
+trained costs only that member's time),
 and the new model is compared with the one it replaces (or `--against MODEL`),
 each as used (its own TTA), on PublicTest and through the pipeline, with paired 95% intervals.
 The file cuts faces from detections with
@@ -22,13 +24,16 @@ fer-app use it when --model is omitted.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from fer import Predictor
@@ -103,6 +108,48 @@ class PipelineFaces:
         return predictor.predict_faces(flat, tta=tta).reshape(n, k, -1).mean(1)
 
 
+class ProbabilityCache:
+    """Members' probabilities on a set of faces kept on disk (`--cache DIR`), so that choosing
+    again after one more member is trained computes only the new member's. An entry is named by
+    the digests of the member's file and of the faces, the TTA and torch's version, and written
+    atomically; clear the folder after changing how fer preprocesses faces."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._digests: dict[tuple[Path, int, int], str] = {}
+
+    def probabilities(
+        self,
+        member: Member,
+        faces: np.ndarray,
+        tta: str,
+        compute: Callable[[Predictor, str], np.ndarray],
+    ) -> np.ndarray:
+        """`compute(member's predictor, tta)`: the member's probabilities on `faces`, from the
+        cache when it has them."""
+        if self.folder is None:
+            return compute(Predictor.load(member.path), tta)
+        stat = member.path.stat()
+        file = (member.path, stat.st_mtime_ns, stat.st_size)  # a file rewritten is digested anew
+        if file not in self._digests:
+            self._digests[file] = _digest(member.path.read_bytes())
+        key = _digest(
+            f"{self._digests[file]} {_digest(faces.tobytes())} {faces.shape} {tta} "
+            f"{torch.__version__}".encode()
+        )
+        path = self.folder / f"{member.name}-{key[:16]}.npy"
+        if path.is_file():
+            return np.load(path, allow_pickle=False)
+        probs = compute(Predictor.load(member.path), tta)
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
+            np.save(f, probs, allow_pickle=False)
+        return probs
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def as_used(
     path: Path, images: np.ndarray, labels: np.ndarray, pipeline: PipelineFaces
 ) -> dict[str, np.ndarray | str]:
@@ -142,19 +189,22 @@ def select_members(
     max_members: int,
     pipeline: PipelineFaces | None = None,
     tta: str = "none",
+    cache: ProbabilityCache | None = None,
 ) -> tuple[list[Member], list[dict]]:
     """The subset with the best PublicTest accuracy (ties: fewer members); every subset's score.
 
     With `pipeline`, the score is the mean of the accuracy on PublicTest's own faces and on
     the PublicTest faces found in the benchmark's photos, as the pipeline cut them: a model is
     chosen for the faces it will meet as well as for FER2013's. `tta`: the test-time
-    augmentation every subset is scored with (one fixed mode, not a choice per subset)."""
+    augmentation every subset is scored with (one fixed mode, not a choice per subset).
+    `cache`: where members' probabilities are kept between runs."""
+    cache = cache or ProbabilityCache(None)
     probs, through = [], []
     for m in tqdm(members, desc="members on PublicTest", unit="member"):
-        predictor = Predictor.load(m.path)
-        probs.append(predictor.predict_faces(images, tta=tta))
+        probs.append(cache.probabilities(m, images, tta, lambda p, t: p.predict_faces(images, t)))
         if pipeline is not None:
-            through.append(pipeline.probabilities(predictor, tta))
+            crops = pipeline.crops
+            through.append(cache.probabilities(m, crops, tta, pipeline.probabilities))
     scores = []
     for k in range(1, min(max_members, len(members)) + 1):
         for subset in itertools.combinations(range(len(members)), k):
@@ -382,6 +432,13 @@ def main() -> int:
         help="with --pipeline: the model to compare the new one with (default: the file --out "
         "replaces, if any)",
     )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="keep each member's --select probabilities here and reuse them: choosing again "
+        "after training one more member computes only that member's",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model file to write")
     parser.add_argument(
         "--timing-faces", type=int, default=200, help="faces timed one by one (default 200)"
@@ -398,13 +455,21 @@ def main() -> int:
             raise ValueError("--against compares the models through the pipeline: give --pipeline")
         if args.select_tta != "none" and not args.select:
             raise ValueError("--select-tta scores the subsets --select tries: give --select")
+        if args.cache is not None and not args.select:
+            raise ValueError("--cache keeps the probabilities --select computes: give --select")
         pipeline = PipelineFaces(args.pipeline, labels) if args.pipeline else None
         if args.against is not None and not args.against.is_file():
             raise ValueError(f"--against {args.against}: no such model file")
         against = args.against or (args.out if args.out.is_file() else None)
         if args.select:
             members, selection = select_members(
-                members, images, labels, max_members, pipeline, args.select_tta
+                members,
+                images,
+                labels,
+                max_members,
+                pipeline,
+                args.select_tta,
+                ProbabilityCache(args.cache),
             )
             print(f"selected on PublicTest: {', '.join(m.name for m in members)}")
         # Staged beside the output and moved there with its card only once both are complete:

@@ -268,3 +268,43 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     )
     assert missing.returncode == 1 and "ship_model: error:" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_selection_reuses_each_members_cached_probabilities(tiny_run, tiny_h5, tmp_path):
+    ship = load_script("ship_model.py")
+    models = tmp_path / "models"
+    exported = run_script(
+        "export_member.py", tiny_run, "--name", "a", "--out", models, cwd=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    member = ship.Member(models / "a")
+    faces, labels = read_split(tiny_h5, "PublicTest")
+    cache = ship.ProbabilityCache(tmp_path / "cache")
+
+    def predict(predictor, tta):
+        return predictor.predict_faces(faces, tta)
+
+    def fail(predictor, tta):
+        raise AssertionError("computed although cached")
+
+    computed = cache.probabilities(member, faces, "flip", predict)
+    direct = Predictor.load(member.path).predict_faces(faces, "flip")
+    np.testing.assert_allclose(computed, direct, atol=1e-6)
+    assert len(list((tmp_path / "cache").glob("a-*.npy"))) == 1
+    # a later run (a new cache on the same folder) reads the entry instead of computing it
+    again = ship.ProbabilityCache(tmp_path / "cache").probabilities(member, faces, "flip", fail)
+    np.testing.assert_array_equal(again, computed)
+    # another TTA, other faces, or the member's file retrained are new entries, computed
+    cache.probabilities(member, faces, "none", predict)
+    cache.probabilities(member, faces[::-1].copy(), "flip", lambda p, t: p.predict_faces(faces, t))
+    with safe_open(member.path, "pt") as f:
+        metadata = f.metadata()
+        state = {k: f.get_tensor(k) + 0.5 for k in f.keys()}
+    save_file(state, str(member.path), metadata)
+    changed = cache.probabilities(member, faces, "flip", predict)
+    assert len(list((tmp_path / "cache").glob("a-*.npy"))) == 4
+    assert not np.allclose(changed, computed)
+    # the selection scores with cached probabilities as with fresh ones
+    chosen, scores = ship.select_members([member], faces, labels, 1, tta="flip", cache=cache)
+    assert chosen == [member]
+    assert scores[0]["val_accuracy"] == pytest.approx((changed.argmax(1) == labels).mean())
