@@ -167,6 +167,11 @@ def export_ensemble(
     compare = framing is None
     for path, (_, info) in zip(paths, loaded):
         if _input_contract(info, compare) != _input_contract(first, compare):
+            if _input_contract(info, False) == _input_contract(first, False):
+                raise CheckpointError(
+                    f"{path}: its framing differs from {paths[0]}'s (members exported under "
+                    "different fits); give the ensemble one framing: framing=fer.framing.FER2013"
+                )
             raise CheckpointError(
                 f"{path}: classes, input size, normalisation, equalisation or framing differ from "
                 f"{paths[0]}'s"

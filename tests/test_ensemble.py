@@ -74,7 +74,8 @@ def test_ensemble_refuses_members_framed_differently(members, tmp_path):
     info["framing"] = Framing.from_margin(0.3).to_dict()
     other = tmp_path / "loose.safetensors"
     save_file(state, str(other), {"fer": json.dumps(info)})
-    with pytest.raises(CheckpointError, match="framing"):
+    # framing alone differs: the error says how to give the ensemble one
+    with pytest.raises(CheckpointError, match="give the ensemble one framing"):
         export_ensemble([first, other], tmp_path / "bad.safetensors")
     # A framing given for the ensemble replaces its members' (as ship_model gives FER2013's).
     shipped = export_ensemble([first, other], tmp_path / "ok.safetensors", framing=FER2013)
