@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.analysis.stats import AxisEffect
+from fer.analysis.stats import NOT_SIGNIFICANT, SIGNIFICANT, TOO_FEW, AxisEffect
 from fer.naming import run_name
 from fer.runs import Run
+
+VERDICT_COLOURS = {SIGNIFICANT: "tab:red", NOT_SIGNIFICANT: "tab:grey", TOO_FEW: "silver"}
 
 
 def val_curve(run: Run) -> tuple[list[int], list[float]]:
@@ -110,12 +112,17 @@ def write_plots(
         ax.set_yticklabels(list(rows))
         fig.colorbar(image, ax=ax)
         paths.append(save(fig, out / "heatmap.png"))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([r.get("params") for r in done], [r.get("val", "acc") for r in done])
-    for r in done:
-        ax.annotate(r.path.name, (r.get("params"), r.get("val", "acc")), fontsize=7)
-    ax.set(xscale="log", xlabel="parameters", ylabel="val accuracy", title="accuracy vs parameters")
-    paths.append(save(fig, out / "acc_vs_params.png"))
+    if len({r.get("params") for r in done}) > 1:  # one x value is no plot
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter([r.get("params") for r in done], [r.get("val", "acc") for r in done])
+        for r in done:
+            ax.annotate(r.path.name, (r.get("params"), r.get("val", "acc")), fontsize=7)
+        ax.set(
+            xscale="log", xlabel="parameters", ylabel="val accuracy", title="accuracy vs parameters"
+        )
+        paths.append(save(fig, out / "acc_vs_params.png"))
+    else:
+        (out / "acc_vs_params.png").unlink(missing_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in done:
         epochs, accs = val_curve(r)
@@ -136,11 +143,13 @@ def write_plots(
 
 def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
     """Per axis, each value's test accuracy minus the axis's best value (by val), in points,
-    with its 95% paired-bootstrap interval; intervals that cross 0 are within noise."""
+    with its seed-aware 95% interval (main effects; the simple effects are in the table).
+    Red: significant; grey: within noise; light: too few seeds to call."""
     import matplotlib.pyplot as plt
 
     from fer.analysis.figures import save  # matplotlib: imported only when drawing
 
+    effects = [e for e in effects if not e.at]
     axes = list(dict.fromkeys(e.axis for e in effects))
     fig, axs = plt.subplots(1, len(axes), figsize=(4.2 * len(axes), 3.6), squeeze=False)
     for ax, axis in zip(axs[0], axes):
@@ -149,9 +158,7 @@ def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
         diffs = [0.0] + [-100 * e.diff for e in rows]
         low = [0.0] + [-100 * e.diff - (-100 * e.ci[1]) for e in rows]
         high = [0.0] + [-100 * e.ci[0] - (-100 * e.diff) for e in rows]
-        colours = ["black"] + [
-            "tab:red" if e.ci[0] > 0 or e.ci[1] < 0 else "tab:grey" for e in rows
-        ]
+        colours = ["black"] + [VERDICT_COLOURS[e.verdict] for e in rows]
         for k, (d, lo, hi, c) in enumerate(zip(diffs, low, high, colours)):
             ax.errorbar(k, d, [[lo], [hi]], fmt="o", capsize=4, color=c)
         ax.axhline(0, color="black", lw=0.8, ls=":")
@@ -159,7 +166,8 @@ def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
         ax.set(
             xlabel=axis,
             ylabel="test accuracy vs best value (points)",
-            title=f"{axis}: difference, 95% paired bootstrap\n(red: beyond noise)",
+            title=f"{axis}: difference, 95% over seeds and images\n"
+            "(red: significant, grey: noise, light: too few seeds)",
         )
         ax.title.set_fontsize(9)
     fig.tight_layout()
