@@ -245,7 +245,11 @@ def visualize(
     figures["class_mean_activations"] = save(fig, out_dir / "class_mean_activations.png")
     steps.update()
 
-    # 3. Grad-CAM for the predicted class (drawn over the faces).
+    # 3. Grad-CAM for the true class, averaged over each emotion's faces (no face shows), and
+    # for the predicted class drawn over a few faces.
+    figures["gradcam_mean"] = _gradcam_mean_figure(
+        model, x_all[sample], labels[sample], classes, out_dir
+    )
     if faces:
         figures["gradcam"] = _gradcam_figure(
             model, x_all[chosen], images[chosen], labels[chosen], classes, per_class, out_dir
@@ -317,6 +321,44 @@ def _face_activations(
         ax.set_yticks([])
     fig.suptitle("Most active channels of each stage, per emotion", fontsize=9)
     return save(fig, out_dir / "activations_per_emotion.png")
+
+
+def mean_grad_cams(
+    model: nn.Module, x: torch.Tensor, labels: np.ndarray, num_classes: int, batch: int = 256
+) -> torch.Tensor:
+    """(K, H, W): the Grad-CAM of each emotion's own class, averaged over its faces in `x`."""
+    target = torch.from_numpy(labels).long()
+    cams = torch.cat(
+        [
+            grad_cam(model, x[i : i + batch], target[i : i + batch])[0]
+            for i in range(0, len(x), batch)
+        ]
+    )
+    return torch.stack(
+        [
+            cams[target == k].mean(0) if (target == k).any() else torch.zeros(cams.shape[1:])
+            for k in range(num_classes)
+        ]
+    )
+
+
+def _gradcam_mean_figure(
+    model: nn.Module, x: torch.Tensor, labels: np.ndarray, classes: list[str], out_dir: Path
+) -> Path:
+    """Where the network looks for each emotion: mean Grad-CAM of the true class per emotion."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save
+
+    cams = mean_grad_cams(model, x, labels, len(classes))
+    fig, axes = plt.subplots(1, len(classes), figsize=(len(classes) * 1.5, 2.0), squeeze=False)
+    for k, (ax, name) in enumerate(zip(axes[0], classes)):
+        ax.imshow(cams[k], cmap="jet", vmin=0, vmax=1)
+        n = int((labels == k).sum())
+        ax.set_title(f"{name} ({n})", fontsize=8)
+        ax.axis("off")
+    fig.suptitle("Mean Grad-CAM of the true class over each emotion's faces", fontsize=9)
+    return save(fig, out_dir / "gradcam_mean.png")
 
 
 def _gradcam_figure(
