@@ -136,7 +136,10 @@ def test_report_links_only_existing_images(sweep, tmp_path):
     assert report_main([str(sweep), "-o", str(out)]) == 0
     text = out.read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) >= 4 and all(os.path.exists(out.parent / link) for link in links)
+    assert len(links) >= 3 and all(os.path.exists(out.parent / link) for link in links)
+    lines = text.splitlines()
+    captions = [lines[i + 1] for i, line in enumerate(lines) if line.startswith("![")]
+    assert all(c.startswith("_Figure ") for c in captions)  # every figure says what to see
     assert "Your observations" in text and "PrivateTest (test, reported once) | 0.5000" in text
     assert len(text.split()) < 1500
 
@@ -159,7 +162,7 @@ def test_report_over_a_studys_parts_has_a_section_each_and_one_chosen_model(swee
     assert f"### {sweep.name}" in text and "### activation" in text
     assert (part / "comparison.md").is_file() and (sweep / "comparison.md").is_file()
     # the chosen model is the best by validation over both parts: gelu (val 0.62), not relu
-    chosen = text.split("## 3. The chosen model")[1]
+    chosen = text.split("## 5. The final model")[1]
     assert "model.activation=gelu" in chosen and "| 0.5800 |" in chosen
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert all(os.path.exists(out.parent / link) for link in links)
@@ -212,7 +215,7 @@ def test_report_fills_notes_draws_confusion_from_predictions_and_shows_viz(sweep
         (viz / f"{name}.png").write_bytes(b"\x89PNG stand-in")
     notes = tmp_path / "notes.md"
     notes.write_text(
-        "## Summary\nDepth matters most.\n\n## ablation\nBatch norm helps.\n"
+        "## Summary\nDepth matters most.\n\n## study\nBatch norm helps.\n"
         "## reflection\nMore seeds next time.\n"
     )
     out = tmp_path / "study" / "REPORT.md"
@@ -220,15 +223,16 @@ def test_report_fills_notes_draws_confusion_from_predictions_and_shows_viz(sweep
     assert report_main(argv) == 0
     text = out.read_text()
     assert text.index("Depth matters most.") < text.index("## 1. Setup")
-    assert "Batch norm helps." in text.split("## 2. Ablation")[1].split("## 3.")[0]
-    assert "More seeds next time." in text.split("## 5. Reflection")[1]
-    assert text.count("Your observations") == 2  # chosen model and network: not in the notes
+    assert "Batch norm helps." in text.split("## 2. The study")[1].split("## 3.")[0]
+    assert "More seeds next time." in text.split("## 8. Reflections")[1]
+    # filter sizes, architectures, final model, network, videos: not in the notes
+    assert text.count("Your observations") == 5
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert all(os.path.exists(out.parent / link) for link in links)
-    network = text.split("## 4. What the network learned")[1]
+    network = text.split("## 6. Inside the network")[1]
     assert "filters_01.png" in network and "emotion_activation_maps.png" in network
     assert (out.parent / "figures" / "confusion_matrix.png").stat().st_size > 1000
-    assert "figures/confusion_matrix.png" in text.split("## 3. The chosen model")[1]
+    assert "figures/confusion_matrix.png" in text.split("## 5. The final model")[1]
 
 
 def test_report_refuses_unknown_note_sections_and_missing_viz(sweep, tmp_path, capsys):
@@ -272,7 +276,10 @@ def test_a_part_reads_its_baseline_runs_with_the_settings_they_do_not_name(tmp_p
     assert report_main([str(grid), str(part), "-o", str(report)]) == 0
     text = report.read_text()
     assert "(5 of 5 runs completed)" in text  # the shared runs count once
-    assert "| ../grid/d4-s1 | 4 | adamw | 1 |" in text.split("### optimizer")[1]  # where it lives
+    appendix = (report.parent / "RUNS.md").read_text()
+    assert (
+        "| ../grid/d4-s1 | 4 | adamw | 1 |" in appendix.split("## optimizer")[1]
+    )  # where it lives
 
     (part / "baseline.yaml").write_text('runs: ["../grid/d8-*"]\n')
     with pytest.raises(FileNotFoundError, match="names no run directory"):

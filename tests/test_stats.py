@@ -129,7 +129,13 @@ def test_fer_report_states_which_differences_are_noise(study, tmp_path):
 
     assert report_main([str(study), "--out", str(tmp_path / "report.md")]) == 0
     report = (tmp_path / "report.md").read_text()
-    assert "model.norm: batch beats none by" in report and "within noise" in report
+    rows = {
+        line.split(" | ")[0] + " | " + line.split(" | ")[1]: line
+        for line in report.splitlines()
+        if line.startswith("| model.")
+    }
+    assert rows["| model.norm: batch − none | averaged"].endswith("| 3 | significant |")
+    assert rows["| model.depth: 2 − 4 | averaged"].endswith("| 3 | within noise |")
 
 
 def single(correct: np.ndarray, val: float) -> Configuration:
