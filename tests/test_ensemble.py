@@ -192,6 +192,13 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         shipped.predict_faces(faces), shipped.predict_faces(faces, tta=card["tta"]), atol=1e-6
     )
     assert card["ms_per_face_tta"] > 0
+    # PrivateTest: evaluated once, for the final choice with its chosen TTA; no candidate
+    assert card["test"]["tta"] == card["tta"] and card["privatetest_evaluations"] == 1
+    assert not {"test_flip", "test_crops"} & set(card)
+    assert not any("test_accuracy" in s for s in card["selection"])
+    assert "evaluated for the shipped file\n  1 time, with its chosen TTA" in text
+    members_header = next(line for line in text.splitlines() if line.startswith("| member |"))
+    assert "PrivateTest" not in members_header
     # a shipped model cuts detected faces as FER2013 is framed: once, between box and landmarks
     assert shipped.framing == FER2013 and card["crops_per_detected_face"] == 1
     assert card["ms_per_detected_face"] > 0
