@@ -1,4 +1,4 @@
-# make install | make test | make quickstart [DATA=path/to/fer2013.zip] | make study STUDY=grid SEEDS=0
+# make install | make test | make quickstart [DATA=path/to/fer2013.zip] | make study STUDY=grid SEEDS=0 | make report
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,7 @@ DATA   ?= ../shared/data/fer2013.zip
 H5     ?= data/fer2013.h5
 SWEEP  := multirun/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install test lint format quickstart study clean browser
+.PHONY: install test lint format quickstart study report clean browser
 
 install: $(STAMP)
 
@@ -56,7 +56,7 @@ quickstart: install $(H5)
 # one-at-a-time part's default is the grid's depth-4 batch-norm run of the same seed
 # (docs/study/$(STUDY)/baseline.yaml), trained first when missing.
 STUDY ?= grid
-SEEDS ?= $(if $(filter grid,$(STUDY)),0 1 2,0 1)
+SEEDS ?= 0 1 2
 study: install $(H5)
 	for seed in $(SEEDS); do \
 		if [ "$(STUDY)" != grid ]; then \
@@ -66,6 +66,13 @@ study: install $(H5)
 		$(BIN)/python train.py -m study=$(STUDY) seed=$$seed data.path=$(H5) || exit 1; \
 	done
 	$(BIN)/fer-compare docs/study/$(STUDY)
+
+# The study's report from its committed parts, notes and final model (docs/study/REPORT.md and
+# RUNS.md); a test checks that this reproduces the committed files.
+REPORT_PARTS ?= grid optimizer activation pooling augment width
+report: install
+	$(BIN)/fer-report $(addprefix docs/study/,$(REPORT_PARTS)) --notes docs/study/NOTES.md \
+		--final docs/study/final -o docs/study/REPORT.md
 
 clean:
 	rm -rf outputs multirun .pytest_cache

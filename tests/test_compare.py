@@ -6,12 +6,14 @@ import csv
 import json
 import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
 from fer.analysis.compare import find_runs, main, seed_table
 from fer.analysis.report import main as report_main
-from fer.analysis.report import run_label
+from fer.analysis.report import prose_words, run_label
 from fer.loggers import build_loggers
 from fer.naming import run_name
 from fer.runs import read_run
@@ -293,3 +295,44 @@ def test_report_labels_a_run_with_axes_its_own_part_did_not_sweep(tmp_path):
     run = read_run(fabricate(tmp_path / "activation", 0, ["model.activation=gelu", "seed=0"]))
     label = run_label(run, ["model.activation", "model.depth", "model.width"])
     assert label == "model.activation=gelu, model.depth=2, model.width="
+
+
+STUDY = Path(__file__).resolve().parents[1] / "docs" / "study"
+QUESTIONS = (  # the assignment's questions, each under its own heading, in this order
+    "## 1. Setup and methodology",
+    "## 2. The study: architecture and training choices",
+    "## 3. Filter sizes",
+    "## 4. ViT, pretrained CNN and self-supervised representation",
+    "## 5. The final model: accuracy, precision and recall",
+    "## 6. Inside the network",
+    "## 7. Real videos",
+    "## 8. Reflections and lessons learnt",
+)
+
+
+def test_the_study_report_answers_every_question_within_the_word_limit():
+    text = (STUDY / "REPORT.md").read_text()
+    positions = [text.index(q) for q in QUESTIONS]
+    assert positions == sorted(positions)
+    assert "Your observations" not in text  # every section has its prose
+    assert prose_words(text) <= 1500, prose_words(text)
+    lines = text.splitlines()
+    figures = [i for i, line in enumerate(lines) if line.startswith("![")]
+    assert figures and all(lines[i + 1].startswith("_Figure ") for i in figures)
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text) + re.findall(r"\]\(([^)]+\.md)\)", text)
+    assert all((STUDY / link).is_file() for link in links)
+
+
+def test_rerunning_fer_report_reproduces_the_committed_study_report(tmp_path, monkeypatch):
+    """The committed REPORT.md and RUNS.md are what fer-report makes from the committed runs,
+    notes and final model (run in a copy: fer-report writes comparisons into the parts)."""
+    header = (STUDY / "REPORT.md").read_text().splitlines()[2]
+    parts = re.findall(r"`(docs/study/[^`]+)`", header)
+    assert parts and all((STUDY.parent.parent / p).is_dir() for p in parts)
+    ignored = shutil.ignore_patterns("wandb", "checkpoints", ".submitit", ".lock")
+    shutil.copytree(STUDY, tmp_path / "docs" / "study", ignore=ignored)
+    monkeypatch.chdir(tmp_path)
+    argv = [*parts, "--notes", "docs/study/NOTES.md", "--final", "docs/study/final"]
+    assert report_main([*argv, "-o", "docs/study/REPORT.md"]) == 0
+    for name in ("REPORT.md", "RUNS.md"):
+        assert (tmp_path / "docs" / "study" / name).read_text() == (STUDY / name).read_text()
