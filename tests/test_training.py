@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -68,21 +69,76 @@ def test_checkpoint_loads_weights_only_and_predicts_the_same(tiny_h5, tmp_path):
     assert accuracy == pytest.approx(read_metrics(tmp_path)["test"]["acc"], abs=1e-6)
 
 
-def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path):
-    cfg = config(tiny_h5, tmp_path / "run")
+def logged_epochs(caplog: pytest.LogCaptureFixture) -> dict[int, str]:
+    """{epoch: its 'train loss ... | val ...' line} from fer.system's end-of-epoch log."""
+    epochs = {}
+    for record in caplog.records:
+        message = record.getMessage()
+        if record.name == "fer.system" and message.startswith("epoch "):
+            number, rest = message.split(":", 1)
+            epochs[int(number.split()[1].split("/")[0])] = rest.split("(best")[0]
+    return epochs
+
+
+class InterruptAt(logging.Handler):
+    """Presses Ctrl-C when fer.system logs the end of `epoch`: a run stopped part-way, its
+    last.ckpt from the epoch before."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.prefix = f"epoch {epoch}/"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(self.prefix):
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path, caplog):
+    """A run interrupted in its second epoch of three and resumed trains only the epochs left,
+    with the optimiser and the learning-rate schedule where they stopped: a resume that starts
+    over, reloads only the weights, or restarts the schedule fails here."""
+    caplog.set_level(logging.INFO, logger="fer.system")
+    run(config(tiny_h5, tmp_path / "whole", "trainer.max_epochs=3"))
+    whole = torch.load(tmp_path / "whole/checkpoints/last.ckpt", weights_only=True)
+    steps_per_epoch = whole["global_step"] // 3
+
+    cfg = config(tiny_h5, tmp_path / "run", "trainer.max_epochs=3")
     (tmp_path / "run" / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, tmp_path / "run" / ".hydra" / "config.yaml")  # as Hydra does for a run
-    run(cfg)
-    first_step = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=True)[
-        "global_step"
-    ]
+    interrupt = InterruptAt(2)
+    logging.getLogger("fer.system").addHandler(interrupt)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main(cfg, overrides=[], multirun=False, group=None)
+    finally:
+        logging.getLogger("fer.system").removeHandler(interrupt)
+    assert exit_.value.code == 130
+    assert read_metrics(tmp_path / "run")["status"] == "interrupted"
+    assert read_metrics(tmp_path / "run")["resumable"]
+    stopped = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=True)
+    assert stopped["global_step"] == steps_per_epoch  # one epoch done
+
+    caplog.clear()
     record = run(
         config(tiny_h5, tmp_path / "new", f"resume={tmp_path / 'run'}"),
-        overrides=[f"resume={tmp_path / 'run'}", "trainer.max_epochs=3"],
+        overrides=[f"resume={tmp_path / 'run'}"],
     )
+    resumed = [
+        int(r.getMessage().split()[1].split("/")[0])
+        for r in caplog.records
+        if r.name == "fer.system" and r.getMessage().startswith("epoch ")
+    ]
+    assert resumed == [2, 3]  # only the epochs left: a restart would log epoch 1 again
     assert record["epochs"] == 3 and read_metrics(tmp_path / "run")["epochs"] == 3
     last = torch.load(tmp_path / "run/checkpoints/last.ckpt", weights_only=True)
-    assert last["global_step"] == 3 * first_step
+    assert last["global_step"] == whole["global_step"]
+    # the optimiser's own step count went on from the first attempt's (a fresh optimiser: 2/3)
+    steps = {int(s["step"]) for s in last["optimizer_states"][0]["state"].values()}
+    assert steps == {3 * steps_per_epoch}
+    # the schedule went on too: same position and learning rate as the run never interrupted
+    schedule, expected = last["lr_schedulers"][0], whole["lr_schedulers"][0]
+    assert schedule["last_epoch"] == expected["last_epoch"] == 3 * steps_per_epoch
+    assert schedule["_last_lr"] == pytest.approx(expected["_last_lr"])
 
 
 def test_nan_loss_stops_the_run_with_a_clear_failure(tiny_h5, tmp_path, capsys):
