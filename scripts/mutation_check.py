@@ -1,0 +1,157 @@
+"""Break one behaviour at a time and confirm the test suite notices: a check that the tests
+guard what matters (resume, the sweep's axes, safe loading, framing, prediction alignment,
+seed-aware verdicts), not a test itself.
+
+    python scripts/mutation_check.py            # every mutation, its tests, a table at the end
+    python scripts/mutation_check.py --list     # what each mutation breaks
+    python scripts/mutation_check.py resume     # one by name
+
+Each mutation edits one line of the source, runs the tests that should catch it
+(`pytest -x -q`), and restores the file whatever happens. "caught" means the tests failed.
+Exit status 1 if any mutation survived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    what: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = (
+    Mutation(
+        "resume",
+        "trainer.fit ignores the checkpoint: a resumed run starts over",
+        "fer/train.py",
+        "trainer.fit(system, datamodule=data, ckpt_path=resume_from)",
+        "trainer.fit(system, datamodule=data, ckpt_path=None)",
+        ("tests/test_training.py::test_resume_continues_from_last_checkpoint",),
+    ),
+    Mutation(
+        "norm-axis",
+        "model.norm=none builds batch norm anyway",
+        "fer/models/layers.py",
+        'if name == "batch":',
+        'if name in ("batch", "none"):',
+        ("tests/test_sweep_axes.py",),
+    ),
+    Mutation(
+        "activation-axis",
+        "every activation is ReLU",
+        "fer/models/layers.py",
+        '"gelu": nn.GELU,',
+        '"gelu": nn.ReLU,',
+        ("tests/test_sweep_axes.py",),
+    ),
+    Mutation(
+        "safe-loading",
+        "checkpoints load with pickle allowed",
+        "fer/checkpoint.py",
+        'checkpoint = torch.load(path, map_location="cpu", weights_only=True)',
+        'checkpoint = torch.load(path, map_location="cpu", weights_only=False)',
+        ("tests/test_safe_loading.py",),
+    ),
+    Mutation(
+        "framing",
+        "detected faces are cut with a 10% wider square",
+        "fer/framing.py",
+        "cx, cy, side, angle = square",
+        "cx, cy, side, angle = square[0], square[1], square[2] * 1.1, square[3]",
+        ("tests/test_framing.py",),
+    ),
+    Mutation(
+        "alignment",
+        "per-image predictions are written against the wrong faces' indices",
+        "fer/train.py",
+        'evaluated = dataset.index[: len(predictions[split]["labels"])]',
+        'evaluated = dataset.index[::-1][: len(predictions[split]["labels"])]',
+        ("tests/test_debug_runs.py",),
+    ),
+    Mutation(
+        "two-seeds",
+        "a comparison with two seeds a side gets a test and can be significant",
+        "fer/analysis/stats.py",
+        "MIN_SEEDS = 3",
+        "MIN_SEEDS = 2",
+        ("tests/test_stats.py",),
+    ),
+)
+
+
+def run(mutation: Mutation) -> tuple[bool, float]:
+    """Apply, test, restore: (caught, seconds)."""
+    path = ROOT / mutation.path
+    original = path.read_text()
+    if original.count(mutation.old) != 1:
+        raise SystemExit(
+            f"mutation_check.py: error: {mutation.name}: the line to break is not in "
+            f"{mutation.path} exactly once (the code changed: update the mutation)"
+        )
+    start = time.perf_counter()
+    try:
+        path.write_text(original.replace(mutation.old, mutation.new))
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *mutation.tests],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        path.write_text(original)
+    return result.returncode != 0, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mutation_check.py",
+        description="Break one behaviour at a time (resume, axes, safe loading, framing, "
+        "prediction alignment, seed-aware verdicts) and confirm the tests that guard it fail.",
+        epilog="example: python scripts/mutation_check.py resume norm-axis",
+    )
+    parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    args = parser.parse_args(argv)
+    known = {m.name: m for m in MUTATIONS}
+    if args.list:
+        for m in MUTATIONS:
+            print(f"{m.name:16} {m.what} ({m.path}; {' '.join(m.tests)})")
+        return 0
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        print(
+            f"mutation_check.py: error: unknown mutation {', '.join(unknown)}; "
+            f"known: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
+    chosen = [known[n] for n in args.names] or list(MUTATIONS)
+    survived = []
+    for i, mutation in enumerate(chosen, 1):
+        print(f"[{i}/{len(chosen)}] {mutation.name}: {mutation.what} ...", flush=True)
+        caught, seconds = run(mutation)
+        print(f"    {'caught' if caught else 'SURVIVED'} in {seconds:.0f} s", flush=True)
+        if not caught:
+            survived.append(mutation.name)
+    print(f"{len(chosen) - len(survived)} of {len(chosen)} mutations caught")
+    if survived:
+        print(f"survived: {', '.join(survived)}")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
