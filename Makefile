@@ -7,7 +7,7 @@ DATA   ?= ../shared/data/fer2013.zip
 H5     ?= data/fer2013.h5
 SWEEP  := multirun/quickstart/$(shell date +%Y-%m-%d_%H-%M-%S)
 
-.PHONY: install test lint format quickstart study report clean browser
+.PHONY: install test lint docs format quickstart study report clean browser
 
 install: $(STAMP)
 
@@ -29,8 +29,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint browser
+test: lint docs browser
 	$(BIN)/pytest -q --durations=10
+
+# The documentation site (docs/, mkdocs.yml): a broken link or a page left out fails.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Chromium for the web app's browser tests: Debian's package (Playwright's own download needs a
 # CDN). Needs root or sudo; without a browser those tests skip and say why.
@@ -75,4 +79,4 @@ report: install
 		--final docs/study/final -o docs/study/REPORT.md
 
 clean:
-	rm -rf outputs multirun .pytest_cache
+	rm -rf outputs multirun .pytest_cache site
