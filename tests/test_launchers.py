@@ -30,6 +30,12 @@ def test_launchers_write_normal_run_directories(tiny_h5, tmp_path, launcher):
     runs = find_runs([str(tmp_path)])
     assert [r.status for r in runs] == ["completed", "completed"]
     assert {r.axes["model.depth"] for r in runs} == {"1", "2"}
+    # the runs used the loader workers the test asked for (not a later default)
+    for r in runs:
+        assert (
+            yaml.safe_load((r.path / ".hydra" / "config.yaml").read_text())["data"]["num_workers"]
+            == 1
+        )
 
 
 def test_optuna_search_records_its_best_trial(tiny_h5, tmp_path):

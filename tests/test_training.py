@@ -217,16 +217,21 @@ def test_precision_auto_resolves():
 
 
 def train_cli(*args, cwd=REPO, logger="csv"):
+    """train.py in a subprocess with quick defaults; the caller's arguments come last, so a
+    setting the test names is the one the run uses."""
+    flags = [a for a in args if a.startswith("-")]  # -m, --cfg ...: before the overrides
+    overrides = [a for a in args if not a.startswith("-")]
     return subprocess.run(
         [
             sys.executable,
             "train.py",
-            *args,
+            *flags,
             *QUIET,
             f"logger={logger}",
             "data.num_workers=0",
             "data.batch_size=16",
             "trainer.max_epochs=1",
+            *overrides,
         ],
         cwd=cwd,
         capture_output=True,
