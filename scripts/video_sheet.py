@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.checkpoint import load_model
+from fer.checkpoint import CheckpointError, load_model
 from fer.framing import Framing
 from fer.io import atomic_path
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         framing = Framing.from_dict(info.framing)
         with atomic_path(args.out or args.result / "sheet.png") as tmp:
             draw_sheet(args.video, args.result, framing, args.frames, tmp)
-    except (FileNotFoundError, ValueError) as e:
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"video_sheet.py: error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {args.out or args.result / 'sheet.png'}")
