@@ -161,3 +161,28 @@ def test_tracker_matches_by_overlap():
     assert tracker.assign([(0, 0, 10, 10), (50, 50, 60, 60)]) == [0, 1]
     assert tracker.assign([(51, 51, 61, 61), (1, 1, 11, 11)]) == [1, 0]
     assert tracker.assign([(200, 200, 210, 210)]) == [2]
+
+
+def test_label_accepts_the_models_own_classes(tmp_path, capsys):
+    import argparse
+
+    from fer.inference.video_cli import main as video_main
+    from fer.inference.video_cli import read_labels
+
+    videos = [tmp_path / "a.mp4"]
+    eight = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")
+    args = argparse.Namespace(label="Contempt", labels=None)
+    assert read_labels(args, videos, eight) == {str(videos[0]): "contempt"}
+    with pytest.raises(ValueError, match="not one of the model's classes"):
+        read_labels(args, videos)  # FER2013's seven
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text("video,label\na.mp4,contempt\n")
+    args = argparse.Namespace(label=None, labels=str(csv_path))
+    assert read_labels(args, [Path("a.mp4")], eight) == {"a.mp4": "contempt"}
+    # the shipped model knows seven: one line, before any video is read
+    assert video_main([str(tmp_path / "missing.mp4"), "--label", "contempt"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "fer-video: error: --label contempt: not one of the model's classes "
+        "(angry, disgust, fear, happy, sad, surprise, neutral)"
+    ]

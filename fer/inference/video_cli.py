@@ -28,19 +28,29 @@ def resolve_model(model: str | None) -> str | None:
     return model
 
 
-def read_labels(args: argparse.Namespace, videos: list[Path]) -> dict[str, str]:
+def read_labels(
+    args: argparse.Namespace, videos: list[Path], classes: tuple[str, ...] = CLASSES
+) -> dict[str, str]:
+    """The true emotion of each video (--label for all, or --labels CSV), checked against the
+    model's own classes (an 8-class model accepts `contempt`)."""
     if args.label:
-        return {str(v): args.label for v in videos}
+        label = args.label.strip().lower()
+        if label not in classes:
+            raise ValueError(
+                f"--label {args.label}: not one of the model's classes ({', '.join(classes)})"
+            )
+        return {str(v): label for v in videos}
     if not args.labels:
         return {}
     labels = {}
     with open(args.labels, newline="") as f:
         for row in csv.DictReader(f):
             labels[str(Path(row["video"]))] = row["label"].strip().lower()
-    unknown = set(labels.values()) - set(CLASSES)
+    unknown = set(labels.values()) - set(classes)
     if unknown:
         raise ValueError(
-            f"{args.labels}: unknown labels {sorted(unknown)}; valid: {', '.join(CLASSES)}"
+            f"{args.labels}: unknown labels {sorted(unknown)}; the model's classes: "
+            f"{', '.join(classes)}"
         )
     return labels
 
@@ -173,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         "PublicTest: crops for the shipped model; --live: none, for speed)",
     )
     parser.add_argument(
-        "--label", choices=CLASSES, help="the true emotion of every video: report accuracy"
+        "--label",
+        metavar="EMOTION",
+        help="the true emotion of every video, one of the model's classes (FER2013's: "
+        f"{', '.join(CLASSES)}): report accuracy",
     )
     parser.add_argument("--labels", help="CSV with columns video,label: report accuracy per video")
     parser.add_argument(
@@ -248,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         videos = list(args.videos)
         if args.camera is not None:
             videos.append(record_camera(args.camera, args.seconds, args.out, args.show))
-        labels = read_labels(args, videos)
+        labels = read_labels(args, videos, predictor.classes)
     except (CheckpointError, VideoError, ValueError, OSError) as e:
         print(f"fer-video: error: {e}", file=sys.stderr)
         return 1
