@@ -1,0 +1,1 @@
+"""Command-line tools: thin argparse layers over the library (new tools live here)."""
