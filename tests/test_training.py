@@ -268,7 +268,10 @@ def test_multirun_2x2_gives_four_recorded_runs_with_wandb_media(tiny_h5, tmp_pat
         assert any("figures/confusion_matrix" in m for m in media)
         assert any("figures/filters_01" in m for m in media)
         assert any("table/test/predictions" in m for m in media)
-    depths = {read_metrics(tmp_path / str(j))["overrides"][0] for j in range(4)}
+    depths = {
+        next(o for o in read_metrics(tmp_path / str(j))["overrides"] if "model.depth" in o)
+        for j in range(4)
+    }
     assert depths == {"model.depth=1", "model.depth=2"}
     # One place holds the whole sweep's W&B runs (wandb leet / wandb sync SWEEP/wandb).
     links = sorted((tmp_path / "wandb").glob("offline-run-*"))
