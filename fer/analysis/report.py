@@ -223,9 +223,7 @@ def effects_table(effects: list[AxisEffect]) -> list[str]:
     return [markdown_table(header, rows)]
 
 
-def _part(
-    runs: list[Run], sweep: Path, report_dir: Path, figure: _Figures, missing_note: list[str]
-) -> list[str]:
+def _part(runs: list[Run], sweep: Path, figure: _Figures, missing_note: list[str]) -> list[str]:
     """One part: its configuration and effect tables and its figures (per-run tables go to the
     appendix)."""
     write_outputs(runs, sweep)
@@ -458,7 +456,7 @@ def build_report(
         for sweep in sections[key]:
             if len(parts) > 1:
                 lines += [f"### {sweep.name}", ""]
-            lines += _part(parts[sweep], sweep, report_dir, figure, missing)
+            lines += _part(parts[sweep], sweep, figure, missing)
         lines += yours(key)
     if missing:
         lines += [
