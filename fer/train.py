@@ -98,11 +98,16 @@ def run(
         filename="best",
         monitor="val/acc",
         mode="max",
-        save_last=True,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    callbacks: list[L.Callback] = [checkpoint, stats]
+    # last.ckpt, what a resume continues from, after every epoch. Not `save_last=True`: since
+    # Lightning 2.6 that copies only when best.ckpt is saved, so an interrupted run would resume
+    # from its last improvement and train the epochs after it again.
+    last = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False
+    )
+    callbacks: list[L.Callback] = [checkpoint, last, stats]
     if cfg.early_stopping.patience:
         callbacks.append(
             L.pytorch.callbacks.EarlyStopping(

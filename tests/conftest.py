@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -74,13 +77,35 @@ def write_zip(path: Path, entries: dict[str, bytes]) -> Path:
     return path
 
 
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime_ns)} of every file under root."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@contextmanager
+def left_unchanged(root: Path, what: str) -> Iterator[None]:
+    """Fail the session if a test wrote into, or removed from, a fixture other tests share
+    (permissions cannot enforce it: tests may run as root)."""
+    before = snapshot(root)
+    yield
+    after = snapshot(root)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"a test changed the shared {what} {root}: {changed[:5]}"
+
+
 @pytest.fixture(scope="session")
-def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An HDF5 with 16 faces per class in each usage (336 in all)."""
+def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An HDF5 with 16 faces per class in each usage (336 in all). Shared: read it, never write
+    next to it."""
     root = tmp_path_factory.mktemp("tiny")
     write_csv(root / "fer2013.csv", per_class=16)
     convert(root / "fer2013.csv", root / "fer2013.h5", progress=False)
-    return root / "fer2013.h5"
+    with left_unchanged(root, "tiny dataset"):
+        yield root / "fer2013.h5"
 
 
 QUIET = ["trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"]
@@ -139,9 +164,20 @@ def trained_run(tiny_h5: Path, run_dir: Path, *overrides: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run directory trained on the tiny data (a few epochs, learns the synthetic classes)."""
-    return trained_run(tiny_h5, tmp_path_factory.mktemp("runs") / "run")
+def shared_tiny_run(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A run directory trained on the tiny data (a few epochs, learns the synthetic classes),
+    trained once and shared: for fixtures wider than a test, which only read it."""
+    run_dir = trained_run(tiny_h5, tmp_path_factory.mktemp("runs") / "run")
+    with left_unchanged(run_dir, "run directory"):
+        yield run_dir
+
+
+@pytest.fixture
+def tiny_run(shared_tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test's own copy of the shared run (tools write eval/ and more into a run)."""
+    copy = tmp_path_factory.mktemp("run") / "run"
+    shutil.copytree(shared_tiny_run, copy)
+    return copy
 
 
 def face_photo() -> Path:

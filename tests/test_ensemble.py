@@ -25,10 +25,10 @@ from conftest import REPO, trained_run
 
 
 @pytest.fixture(scope="module")
-def members(tiny_run, tmp_path_factory):
+def members(shared_tiny_run, tmp_path_factory):
     """The tiny run's model and a second, differently initialised model with the same info."""
     root = tmp_path_factory.mktemp("members")
-    first = export_model(tiny_run, root / "a.safetensors")
+    first = export_model(shared_tiny_run, root / "a.safetensors")
     with safe_open(str(first), framework="pt") as f:
         metadata = f.metadata()
     info = json.loads(metadata["fer"])

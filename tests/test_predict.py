@@ -31,8 +31,8 @@ from conftest import face_photo, read_metrics, trained_run
 
 
 @pytest.fixture(scope="module")
-def predictor(tiny_run):
-    return Predictor.load(tiny_run)
+def predictor(shared_tiny_run):
+    return Predictor.load(shared_tiny_run)
 
 
 def test_probabilities_for_any_input_form(predictor, tiny_h5):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 from fer.rundir import RunDirBusy, hold, previous_attempt
 
@@ -42,21 +45,36 @@ def launch(tiny_h5: Path, *args: str, multirun: bool = False) -> subprocess.Pope
     )
 
 
-def signal_after_first_epoch(process: subprocess.Popen, run_dir: Path, signum: int) -> str:
-    """Send `signum` to the process group once `run_dir` has a last.ckpt; return stderr."""
+def complete(checkpoint: Path) -> bool:
+    """Whether a checkpoint file is whole (torch writes a zip: its directory comes last)."""
     try:
-        deadline = time.monotonic() + 300
-        while not (run_dir / "checkpoints" / "last.ckpt").is_file():
+        with zipfile.ZipFile(checkpoint) as z:
+            return z.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def signal_after_first_epoch(process: subprocess.Popen, run_dir: Path, signum: int) -> str:
+    """Send `signum` to the process group once `run_dir` has a whole last.ckpt (the event, not a
+    clock: the training is then past its first epoch whatever the machine's speed); return
+    stderr."""
+    try:
+        deadline = time.monotonic() + 300  # a generous bound on a wait, not a measured duration
+        while not complete(run_dir / "checkpoints" / "last.ckpt"):
             assert process.poll() is None, process.communicate()[1][-2000:]
             assert time.monotonic() < deadline, "no checkpoint within 300 s"
             time.sleep(0.2)
-        time.sleep(1.0)  # into the next epoch
         os.killpg(process.pid, signum)
         return process.communicate(timeout=300)[1]
     finally:  # a failed wait must not leave the training running
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def logged_epochs(run_dir: Path) -> list[int]:
+    """The epochs a job's log reports finishing ("epoch 3/12: ..."), in order."""
+    return [int(m) for m in re.findall(r"epoch (\d+)/\d+:", (run_dir / "train.log").read_text())]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -84,6 +102,9 @@ def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h
     assert (sweep / "1" / "error.log").is_file()
     first_job = (sweep / "0" / "metrics.json").read_bytes()
     first_mtime = (sweep / "0" / "checkpoints" / "best.ckpt").stat().st_mtime_ns
+    stopped = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)
+    steps_per_epoch = stopped["global_step"] // (stopped["epoch"] + 1)
+    logged_before = logged_epochs(sweep / "1")
 
     again = launch(tiny_h5, *args, multirun=True)
     stderr = again.communicate(timeout=600)[1]
@@ -93,7 +114,17 @@ def test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one(tiny_h
     assert (sweep / "0" / "metrics.json").read_bytes() == first_job
     assert (sweep / "0" / "checkpoints" / "best.ckpt").stat().st_mtime_ns == first_mtime
     second = read_metrics(sweep / "1")
-    assert second["status"] == "completed" and second["epochs"] == 12  # not started over
+    assert second["status"] == "completed" and second["epochs"] == 12
+    # not started over: the second attempt trained only the epochs after the checkpoint's, and
+    # its optimiser went on counting from the first attempt's steps
+    logged = logged_epochs(sweep / "1")
+    if logged[: len(logged_before)] == logged_before:  # the job's log is appended to
+        logged = logged[len(logged_before) :]
+    assert logged == list(range(stopped["epoch"] + 2, 13)), logged
+    last = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)
+    steps = {int(s["step"]) for s in last["optimizer_states"][0]["state"].values()}
+    assert last["global_step"] == 12 * steps_per_epoch and steps == {12 * steps_per_epoch}, (
+        stopped["epoch"], stopped["global_step"], last["epoch"], last["global_step"], steps, logged)
     assert not (sweep / "1" / "error.log").exists()  # the interruption's, not this attempt's
     assert (sweep / "1" / "predictions" / "test.npz").is_file()
 

@@ -141,6 +141,17 @@ def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path, caplog):
     assert schedule["_last_lr"] == pytest.approx(expected["_last_lr"])
 
 
+def test_last_checkpoint_is_the_last_epoch_even_without_improvement(tiny_h5, tmp_path):
+    """With a vanishing learning rate and no batch norm, val accuracy never improves after epoch
+    1: best.ckpt stays there, last.ckpt (what a resume continues from) must follow every epoch."""
+    frozen = ["optimizer.lr=1e-12", "model.norm=none", "augment=none"]
+    run(config(tiny_h5, tmp_path, "trainer.max_epochs=3", *frozen))
+    best = torch.load(tmp_path / "checkpoints/best.ckpt", weights_only=True)
+    last = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=True)
+    assert best["epoch"] == 0 and last["epoch"] == 2
+    assert last["global_step"] == 3 * best["global_step"]
+
+
 def test_nan_loss_stops_the_run_with_a_clear_failure(tiny_h5, tmp_path, capsys):
     cfg = config(
         tiny_h5,

@@ -31,10 +31,8 @@ def rows(out: Path, name: str) -> list[dict]:
     return list(csv.DictReader((out / name / "frames.csv").open()))
 
 
-def test_sampling_by_timestamp():
-    path = make_clip(
-        Path(pytest.importorskip("tempfile").mkdtemp()) / "c.mp4", seconds=3.0, rate=10.0
-    )
+def test_sampling_by_timestamp(tmp_path):
+    path = make_clip(tmp_path / "c.mp4", seconds=3.0, rate=10.0)
     assert [(s.index, s.time_s) for s in sample_frames(path, 1.0)] == [
         (0, 0.0),
         (10, 1.0),
