@@ -43,6 +43,7 @@ from fer.analysis.camera import (
 )
 from fer.analysis.detected import placed_face
 from fer.analysis.stats import paired_difference
+from fer.checkpoint import TTA_MODES
 from fer.data.hdf5 import read_split
 from fer.framing import Framing
 from fer.inference.predictor import Predictor
@@ -285,7 +286,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--tta",
-        choices=["none", "flip", "crops"],
+        choices=TTA_MODES,
         help="test-time augmentation, the same both ways (default: the model's own choice)",
     )
     parser.add_argument(

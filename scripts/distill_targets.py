@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fer import Predictor
-from fer.checkpoint import CheckpointError
+from fer.checkpoint import TTA_MODES, CheckpointError
 from fer.data.distill import write_distilled
 from fer.data.hdf5 import DatasetError
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/fer2013.h5"), help="source file")
     parser.add_argument("--alpha", type=float, default=0.5, help="teacher's share (default 0.5)")
     parser.add_argument("--temperature", type=float, default=1.0, help="T > 1 flattens (1.0)")
-    parser.add_argument("--tta", choices=["none", "flip", "crops"], default="none")
+    parser.add_argument("--tta", choices=TTA_MODES, default="none")
     args = parser.parse_args(argv)
     try:
         if args.output.resolve() == args.data.resolve():

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from fer.analysis.runs import RunRef, is_sweep, resolve_run, sweep_runs
 from fer.analysis.scoring import score_faces
 from fer.analysis.wandb_log import log_to_run
-from fer.checkpoint import CheckpointError
+from fer.checkpoint import TTA_MODES, CheckpointError
 from fer.data.hdf5 import DatasetError, DatasetMeta, dataset_meta, read_split
 from fer.inference.predictor import Predictor
 from fer.io import write_json
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tta",
-        choices=["none", "flip", "crops"],
+        choices=TTA_MODES,
         help="test-time augmentation: none, flip (2 views) or crops (10 views); default: the "
         "model's own choice, made on PublicTest (crops for the shipped model, none for a run)",
     )

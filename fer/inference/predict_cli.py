@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from fer.checkpoint import TTA_MODES
 from fer.inference.images import image_paths, read_image
 from fer.inference.rows import face_rows, header
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tta",
-        choices=["none", "flip", "crops"],
+        choices=TTA_MODES,
         help="test-time augmentation: none, flip (2 views) or crops (10 views); default: the "
         "model's own choice, made on PublicTest (crops for the shipped model, none for a run)",
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fer.checkpoint import TTA_MODES
 from fer.labels import CLASSES
 from fer.runs import best_run, find_runs
 
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tta",
-        choices=["none", "flip", "crops"],
+        choices=TTA_MODES,
         help="test-time augmentation of each face (default: the model's own choice, made on "
         "PublicTest: crops for the shipped model; --live: none, for speed)",
     )
