@@ -29,8 +29,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The tests run in a new random order each time (pytest-randomly): no test may lean on another's
+# leftovers. `make test ORDER=<seed>` repeats an order; `make test ORDER=none` runs them in file order.
+ORDER := $(shell od -An -N2 -tu2 /dev/urandom | tr -d " ")
 test: lint docs browser
-	$(BIN)/pytest -q --durations=10
+	@echo "make test: test order $(ORDER) (repeat it with: make test ORDER=$(ORDER))"
+	$(BIN)/pytest -q --durations=10 $(if $(filter none,$(ORDER)),-p no:randomly,-p randomly --randomly-seed=$(ORDER))
 
 # The documentation site (docs/, mkdocs.yml): a broken link or a page left out fails.
 docs: install

@@ -3,7 +3,11 @@
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Predictor"]
+__all__ = ["FerWarning", "Predictor"]
+
+
+class FerWarning(UserWarning):
+    """A warning fer itself gives (the test suite turns these into errors)."""
 
 
 def __getattr__(name: str) -> Any:

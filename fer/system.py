@@ -134,16 +134,20 @@ class EmotionClassifier(L.LightningModule):
 
     def recorded_predictions(self) -> dict[str, np.ndarray]:
         """The probabilities (N, C) float32 and labels (N,) int64 seen since
-        `record_predictions`, in loader order; recording stops."""
+        `record_predictions`, in the split's order; recording stops. Under DDP every rank
+        calls it and gets all ranks' shares: Lightning's sampler deals image i to rank
+        i % world_size (padding the last round with the first images), so the shares interleave
+        back into the split's order, padding at the end."""
         recorded, self._recorded = self._recorded or [], None
-        if not recorded:
-            return {
-                "probs": np.zeros((0, len(self.hparams.classes)), np.float32),
-                "labels": np.zeros(0, np.int64),
-            }
-        probs = torch.cat([p for p, _ in recorded]).float().numpy()
-        labels = torch.cat([y for _, y in recorded]).long().numpy()
-        return {"probs": probs, "labels": labels}
+        probs = torch.zeros(0, len(self.hparams.classes))
+        labels = torch.zeros(0, dtype=torch.long)
+        if recorded:
+            probs = torch.cat([p for p, _ in recorded]).float()
+            labels = torch.cat([y for _, y in recorded]).long()
+        if self.trainer.world_size > 1:
+            probs = self.all_gather(probs).transpose(0, 1).reshape(-1, probs.shape[1])
+            labels = self.all_gather(labels).transpose(0, 1).reshape(-1)
+        return {"probs": probs.cpu().numpy(), "labels": labels.cpu().numpy()}
 
     def on_train_epoch_start(self) -> None:
         if self.frozen_backbone:

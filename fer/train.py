@@ -140,13 +140,13 @@ def run(
                 "status": "completed",
                 "val_acc_best": best_score(checkpoint),
             }
-        if trainer.world_size == 1:  # DDP ranks each see a share of the images
-            for split, dataset in (("val", data.val_set), ("test", data.test_set)):
-                # Evaluation loaders keep the split's order; Lightning's limit_*_batches,
-                # fast_dev_run and overfit_batches evaluate its first batches only.
-                evaluated = dataset.index[: len(predictions[split]["labels"])]
-                path = run_dir / "predictions" / f"{split}.npz"
-                write_predictions(path, evaluated, predictions[split])
+        for split, dataset in (("val", data.val_set), ("test", data.test_set)):
+            # Evaluation loaders keep the split's order; Lightning's limit_*_batches,
+            # fast_dev_run and overfit_batches evaluate its first batches only; DDP's padding
+            # (the first images again) comes last and is cut.
+            evaluated = dataset.index[: len(predictions[split]["labels"])]
+            kept = {k: v[: len(evaluated)] for k, v in predictions[split].items()}
+            write_predictions(run_dir / "predictions" / f"{split}.npz", evaluated, kept)
         if experiment is not None:  # what people sort runs by in the W&B table
             experiment.summary.update(
                 {

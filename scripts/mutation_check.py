@@ -1,6 +1,6 @@
 """Break one behaviour at a time and confirm the test suite notices: a check that the tests
-guard what matters (resume, the sweep's axes, safe loading, framing, prediction alignment,
-seed-aware verdicts), not a test itself.
+guard what matters (resuming a run and a sweep job, last.ckpt, the sweep's axes, safe loading,
+framing, prediction alignment, seed-aware verdicts), not a test itself.
 
     python scripts/mutation_check.py            # every mutation, its tests, a table at the end
     python scripts/mutation_check.py --list     # what each mutation breaks
@@ -41,6 +41,27 @@ MUTATIONS = (
         "trainer.fit(system, datamodule=data, ckpt_path=resume_from)",
         "trainer.fit(system, datamodule=data, ckpt_path=None)",
         ("tests/test_training.py::test_resume_continues_from_last_checkpoint",),
+    ),
+    Mutation(
+        "resume-sweep",
+        "a re-run sweep trains its interrupted job again from scratch",
+        "fer/train.py",
+        "cfg.resume = str(run_dir)",
+        "cfg.resume = None",
+        (
+            "tests/test_sweep_resume.py::"
+            "test_rerun_sweep_skips_completed_jobs_and_resumes_the_interrupted_one",
+        ),
+    ),
+    Mutation(
+        "last-checkpoint",
+        "last.ckpt is Lightning's save_last (copied only on improvement): a resume goes back",
+        "fer/train.py",
+        "    callbacks: list[L.Callback] = [checkpoint, last, stats]",
+        "    checkpoint.save_last = True\n    callbacks: list[L.Callback] = [checkpoint, stats]",
+        (
+            "tests/test_training.py::test_last_checkpoint_is_the_last_epoch_even_without_improvement",
+        ),
     ),
     Mutation(
         "norm-axis",

@@ -41,7 +41,14 @@ from tqdm import tqdm
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
 from fer.analysis.stats import paired_difference
-from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_ensemble, set_framing, set_tta
+from fer.checkpoint import (
+    DEFAULT_MODEL,
+    TTA_MODES,
+    CheckpointError,
+    export_ensemble,
+    set_framing,
+    set_tta,
+)
 from fer.data.hdf5 import DatasetError, read_split
 from fer.framing import FER2013, Framing
 from fer.inference.timing import ms_per_face
@@ -398,7 +405,7 @@ def comparison_text(comparison: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "members", nargs="+", help="kept members: models/NAME (or NAME.safetensors)"
@@ -416,7 +423,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--select-tta",
-        choices=["none", "flip", "crops"],
+        choices=TTA_MODES,
         default="none",
         help="the TTA --select scores every subset with (default none; crops costs 10x the "
         "time): the mode the model will be used with ranks subsets as they will be used",
@@ -447,7 +454,7 @@ def main() -> int:
     parser.add_argument(
         "--timing-faces", type=int, default=200, help="faces timed one by one (default 200)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         members = [Member(m) for m in args.members]
         images, labels = read_split(args.data, "PublicTest")

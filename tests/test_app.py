@@ -126,7 +126,9 @@ def photo(tmp_path: Path, name: str = "astronaut.png") -> Path:
 
 
 def clear(page) -> None:
-    """Empty the photo input if it holds something (its file input only exists when empty)."""
+    """The Image tab, its photo input empty (its file input only exists when empty), whatever
+    the tests before this one (in any order) left on the shared page."""
+    page.get_by_role("tab", name="Image").click()
     remove = page.locator("#photo-input button[aria-label='Remove Image']")
     if remove.count():
         remove.click()
@@ -144,6 +146,7 @@ def table(page) -> tuple[list[str], list[list[str]]]:
 
 
 def test_photo_shows_one_happy_face_with_seven_probabilities(page, tmp_path):
+    clear(page)
     started = time.perf_counter()
     page.locator("#photo-input input[type=file]").set_input_files(photo(tmp_path))
     status = page.locator("#photo-status")
@@ -242,21 +245,28 @@ def test_live_view_boxes_faces_updates_labels_and_saves(camera_page):
         "() => Number(document.querySelector('#live-stats').dataset.frames || 0) >= 10",
         timeout=60_000,
     )
-    seen, deadline = [], time.time() + 12
-    while time.time() < deadline:  # the camera loops every 5.4 s: the man, a wall, the astronaut
+    # The camera loops every 5.4 s: the man (neutral, then smiling), a wall, the astronaut. Watch
+    # the labels until each has shown (an event, not a clock: a slow machine takes longer).
+    man = (SHARED / "video" / "single_face.mp4").is_file()
+
+    def everything_seen(seen: list[str]) -> bool:
+        faces = [s for s in seen if s != "no face"]
+        return (
+            "no face" in seen  # the wall
+            and len({s.split()[0] for s in faces}) >= 2  # a new track after the wall
+            and any(s.endswith("happy") for s in faces)  # the smiles
+            and (not man or any(s.endswith("neutral") for s in faces))  # the man before
+        )
+
+    seen, deadline = [], time.monotonic() + 300  # generous: a bound on the wait, not a measure
+    while not everything_seen(seen):
+        assert time.monotonic() < deadline, f"labels shown in 300 s: {seen}"
         labels = stats.get_attribute("data-labels")
         if not seen or seen[-1] != labels:
             seen.append(labels)
         time.sleep(0.05)
-    fps = float(stats.get_attribute("data-fps"))
+    fps = float(stats.get_attribute("data-fps"))  # shown, not asserted: bench_app.py times them
     latency = float(stats.get_attribute("data-latency"))
-    assert "no face" in seen  # the wall
-    faces = [s for s in seen if s != "no face"]
-    assert len({s.split()[0] for s in faces}) >= 2  # a new track after the wall: labels update
-    assert any(s.endswith("happy") for s in faces)  # the smiles
-    if (SHARED / "video" / "single_face.mp4").is_file():
-        assert any(s.endswith("neutral") for s in faces)  # the man before he smiles
-    assert fps > 0 and latency > 0, (fps, latency)  # measured and shown; bench_app.py times them
     page.locator("#live").screenshot(path=str(SCREENSHOTS / "app_live.png"))
     page.locator("#live-stop").click()
     page.locator("[data-state=stopped]").wait_for(state="attached", timeout=10_000)

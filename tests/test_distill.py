@@ -3,6 +3,7 @@ and the file they go into trains with data.targets=soft."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -63,8 +64,9 @@ def test_distilled_file_holds_the_teachers_targets_and_trains(tiny_run, tiny_h5,
     student = trained_run(out, tmp_path / "student", "data.targets=soft")
     assert read_metrics(student)["status"] == "completed"
 
+    source = shutil.copy(tiny_h5, tmp_path / "source.h5")  # never the shared file: it may break
     refused = subprocess.run(
-        [*script, str(tiny_run), "-o", str(tiny_h5), "--data", str(tiny_h5)],
+        [*script, str(tiny_run), "-o", str(source), "--data", str(source)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -121,6 +122,20 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def call_script(name: str, *args, capsys: pytest.CaptureFixture) -> Ran:
+    """scripts/NAME's main(argv) in this process, as its command line runs it (no interpreter
+    start and imports per call)."""
+    capsys.readouterr()
+    code = load_script(name).main([str(a) for a in args])
+    return Ran(code, *capsys.readouterr())
+
+
 def run_script(name: str, *args, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / name), *map(str, args)],
@@ -131,18 +146,20 @@ def run_script(name: str, *args, cwd) -> subprocess.CompletedProcess:
     )
 
 
-def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny_h5, tmp_path):
+def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
+    tiny_run, tiny_h5, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the scripts' default paths land here, not in the repository
     models = tmp_path / "models"
     assert (
-        run_script(
-            "export_member.py", tiny_run, "--name", "a", "--out", models, cwd=tmp_path
+        call_script(
+            "export_member.py", tiny_run, "--name", "a", "--out", models, capsys=capsys
         ).returncode
         == 0
     )
-    child = trained_run(
-        tiny_h5, tmp_path / "child", f"model.init_from={models / 'a.safetensors'}", "seed=1"
-    )
-    result = run_script("export_member.py", child, "--name", "b", "--out", models, cwd=tmp_path)
+    init = f"model.init_from={models / 'a.safetensors'}"
+    child = trained_run(tiny_h5, tmp_path / "child", init, "seed=1", "trainer.max_epochs=1")
+    result = call_script("export_member.py", child, "--name", "b", "--out", models, capsys=capsys)
     assert result.returncode == 0, result.stderr
     a, b = (json.loads((models / f"{n}.json").read_text()) for n in "ab")
     assert b["init_from"] == "a"  # lineage: b started from a's weights, and its time includes a's
@@ -152,7 +169,7 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     )
 
     out = tmp_path / "assets" / "default.safetensors"
-    result = run_script(
+    result = call_script(
         "ship_model.py",
         models / "a",
         models / "b",
@@ -163,7 +180,7 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
         out,
         "--timing-faces",
         20,
-        cwd=tmp_path,
+        capsys=capsys,
     )
     assert result.returncode == 0, result.stderr
     card = json.loads((out.parent / "card.json").read_text())
@@ -175,8 +192,9 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     # the shipped file, evaluated fresh, scores what the selection measured for that subset
     assert card["val"]["accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-6)
     assert card["test"]["n"] == len(read_split(tiny_h5, "PrivateTest")[1])
-    assert card["ms_per_face"] > 0
     text = (out.parent / "MODEL_CARD.md").read_text()
+    # the card states the times it measured (their values are the benchmark scripts' business)
+    assert f"Classifying one face takes {card['ms_per_face']:.2f} ms" in " ".join(text.split())
     assert all(name in text for name in best["members"])
     faces = read_split(tiny_h5, "PrivateTest")[0][:5]
     expected = np.mean(
@@ -191,7 +209,8 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     np.testing.assert_allclose(
         shipped.predict_faces(faces), shipped.predict_faces(faces, tta=card["tta"]), atol=1e-6
     )
-    assert card["ms_per_face_tta"] > 0
+    if card["tta"] != "none":
+        assert f"({card['ms_per_face_tta']:.2f} ms with its {card['tta']} TTA)" in text
     # PrivateTest: evaluated once, for the final choice with its chosen TTA; no candidate
     assert card["test"]["tta"] == card["tta"] and card["privatetest_evaluations"] == 1
     assert not {"test_flip", "test_crops"} & set(card)
@@ -201,14 +220,13 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     assert "PrivateTest" not in members_header
     # a shipped model cuts detected faces as FER2013 is framed: once, between box and landmarks
     assert shipped.framing == FER2013 and card["crops_per_detected_face"] == 1
-    assert card["ms_per_detected_face"] > 0
     assert f"takes {card['ms_per_detected_face']:.2f} ms without TTA" in text
     # --max-members bounds the subsets tried (a time budget): one member, the better one alone;
     # --select-tta scores every subset with that TTA
     single = tmp_path / "single" / "default.safetensors"
     args = ["--select", "--max-members", 1, "--select-tta", "flip", "--data", tiny_h5]
-    result = run_script(
-        "ship_model.py", models / "a", models / "b", *args, "--out", single, cwd=tmp_path
+    result = call_script(
+        "ship_model.py", models / "a", models / "b", *args, "--out", single, capsys=capsys
     )
     assert result.returncode == 0, result.stderr
     single_card = json.loads((single.parent / "card.json").read_text())
@@ -233,7 +251,7 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     save_crops(crops, "PublicTest", rows, labels, found, kept, FER2013)
     through = tmp_path / "through" / "default.safetensors"
     args = ["--select", "--pipeline", crops, "--data", tiny_h5, "--out", through, "--against", out]
-    result = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
+    result = call_script("ship_model.py", models / "a", models / "b", *args, capsys=capsys)
     assert result.returncode == 0, result.stderr
     through_card = json.loads((through.parent / "card.json").read_text())
     ranked = through_card["selection"]
@@ -264,11 +282,11 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     assert "as used (each model's own TTA)" in result.stdout
     # --against means nothing without the pipeline's crops: refused, not ignored
     unpiped = ["--data", tiny_h5, "--out", through, "--against", out]
-    refused = run_script("ship_model.py", models / "a", *unpiped, cwd=tmp_path)
+    refused = call_script("ship_model.py", models / "a", *unpiped, capsys=capsys)
     assert refused.returncode == 1 and "give --pipeline" in refused.stderr
     # crops of PrivateTest photos are refused: members are never chosen on PrivateTest
     save_crops(crops, "PrivateTest", rows, labels, found, kept, FER2013)
-    refused = run_script("ship_model.py", models / "a", models / "b", *args, cwd=tmp_path)
+    refused = call_script("ship_model.py", models / "a", models / "b", *args, capsys=capsys)
     assert refused.returncode == 1 and "PublicTest only" in refused.stderr
 
     missing = run_script(
@@ -278,11 +296,11 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(tiny_run, tiny
     assert "Traceback" not in missing.stderr
 
 
-def test_selection_reuses_each_members_cached_probabilities(tiny_run, tiny_h5, tmp_path):
+def test_selection_reuses_each_members_cached_probabilities(tiny_run, tiny_h5, tmp_path, capsys):
     ship = load_script("ship_model.py")
     models = tmp_path / "models"
-    exported = run_script(
-        "export_member.py", tiny_run, "--name", "a", "--out", models, cwd=tmp_path
+    exported = call_script(
+        "export_member.py", tiny_run, "--name", "a", "--out", models, capsys=capsys
     )
     assert exported.returncode == 0, exported.stderr
     member = ship.Member(models / "a")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 from test_training import train_cli
 
 from fer.analysis.compare import find_runs
+from fer.analysis.evaluate import evaluate
+from fer.data.hdf5 import read_split
+from fer.predictions import read_predictions
 
 TINY = ["model.width=4", "figures=false", "data.eval_limit=28"]
 
@@ -59,15 +63,40 @@ def test_optuna_search_records_its_best_trial(tiny_h5, tmp_path):
     assert set(best["best_params"]) == {"optimizer.lr", "model.dropout", "loss.label_smoothing"}
 
 
-def test_ddp_on_cpu_records_once(tiny_h5, tmp_path):
+def test_ddp_on_cpu_records_once_what_one_process_evaluates(tiny_h5, tmp_path):
+    """Two processes train; the record, metrics and per-image predictions are written once, for
+    every test face once, and equal a single-process fer-eval of the same checkpoint."""
+    run_dir = tmp_path / "ddp"
     result = train_cli(
         "trainer=ddp",
         "trainer.accelerator=cpu",
         "trainer.devices=2",
         "trainer.sync_batchnorm=false",
+        "trainer.precision=32-true",  # as fer-eval on CPU: the two can agree exactly
         f"data.path={tiny_h5}",
-        f"hydra.run.dir={tmp_path}",
-        *TINY,
+        f"hydra.run.dir={run_dir}",
+        "model.width=8",
+        "augment=none",
+        "trainer.max_epochs=3",  # enough to predict more than one class: a telling comparison
+        "figures=false",
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "completed"
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "completed"
+    header, *rows = (run_dir / "csv" / "metrics.csv").read_text().splitlines()
+    val_acc = header.split(",").index("val/acc")
+    # each epoch's and the selected checkpoint's validation, each logged once (not per process)
+    assert len([r for r in rows if r.split(",")[val_acc]]) == 3 + 1
+
+    test = read_predictions(run_dir, "test")
+    _, labels = read_split(tiny_h5, "PrivateTest")
+    assert sorted(test["index"]) == list(range(len(labels)))  # each face once, none padded
+    np.testing.assert_array_equal(test["labels"], labels[test["index"]])
+
+    assert len(set(test["probs"].argmax(1))) > 1
+    single = evaluate(run_dir, "test", out=str(tmp_path / "eval"), log_wandb=False)
+    assert single["n"] == len(labels)
+    assert record["test"]["acc"] == pytest.approx(single["accuracy"], abs=1e-6)
+    assert record["test"]["precision"] == pytest.approx(single["precision_macro"], abs=1e-6)
+    assert record["test"]["recall"] == pytest.approx(single["recall_macro"], abs=1e-6)
+    assert (test["probs"].argmax(1) == test["labels"]).mean() == pytest.approx(single["accuracy"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -66,15 +65,23 @@ def test_smoothing_zero_is_the_raw_probabilities_and_faces_are_separate():
 
 
 def test_live_source_hands_out_the_newest_frame_and_skips_the_rest(tmp_path):
+    """A consumer slower than the source (by counting: it takes a frame only once 6 more have
+    been decoded, whatever the machine's speed) gets the newest frame each time, no backlog."""
     clip = make_clip(tmp_path / "c.mp4", seconds=3.0, rate=30.0)
     with LiveSource(str(clip)) as source:
-        times = []
+        handed = []
         for frame in source:
-            times.append(frame.time_s)
-            time.sleep(0.2)  # a consumer far slower than 30 frames/s
-    assert source.read == 90  # every frame was decoded, at the file's own rate
-    assert len(times) < 45 and times == sorted(times)  # most were skipped, none queued
-    assert times[-1] > 2.5  # and the consumer kept up with the end of the clip
+            handed.append(frame)
+            deadline = time.monotonic() + 60  # a bound on the wait, not a measure
+            while source.read < min(frame.index + 1 + 6, 90):  # 6 decoded after this one
+                assert time.monotonic() < deadline, f"decoding stalled at {source.read}"
+                time.sleep(0.01)
+    assert source.read == 90 and source.delivered == len(handed)  # every frame decoded
+    indices = [f.index for f in handed]
+    # the newest each time, none queued (the clip's end comes sooner)
+    assert all(b - a >= min(6, 89 - a) for a, b in zip(indices, indices[1:])), indices
+    assert indices[-1] == 89  # and the consumer kept up with the end of the clip
+    assert [f.time_s for f in handed] == pytest.approx([i / 30 for i in indices])  # file time
 
 
 def test_camera_values(tmp_path):
@@ -183,6 +190,8 @@ def test_paths_of_a_saved_session_do_not_escape(tmp_path, predictor):
     from fer.app.live import LiveSessions
 
     sessions = LiveSessions(predictor, tmp_path)
-    with pytest.raises(HTTPException):
-        sessions.file("..", "summary.json")
-    assert Path(tmp_path).is_dir()
+    (tmp_path.parent / "summary.json").write_text("{}")  # what ../summary.json would reach
+    for folder, name in (("..", "summary.json"), (".", "../summary.json"), ("", "summary.json")):
+        with pytest.raises(HTTPException) as refused:
+            sessions.file(folder, name)
+        assert refused.value.status_code == 404 and refused.value.detail == "no such saved file"

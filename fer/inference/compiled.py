@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 import torch
 
+from fer import FerWarning
+
 
 class CompiledNet:
     """`net` for batches of `batch_sizes` compiled (frozen weights, static shapes), the eager
@@ -45,7 +47,9 @@ class CompiledNet:
             self._warm_up(image_shape, device, bf16)
             self.compiled = True
         except Exception as e:  # any failure of the compiler stack: keep the eager network
-            warnings.warn(f"torch.compile failed, classifying eagerly: {e}", stacklevel=2)
+            warnings.warn(
+                f"torch.compile failed, classifying eagerly: {e}", FerWarning, stacklevel=2
+            )
             self.compiled = False
         finally:
             cpp_extension.setLevel(level)
