@@ -7,7 +7,7 @@ turned so that the eyes are level. With `anchors` (where the five landmarks sit 
 also fits a square to the detection's landmarks; the face is then cut once, halfway between the
 box's square and the landmarks' (`one_crop`), or twice, the model's probabilities on the two
 crops averaged. It belongs to the model (stored in its checkpoint) because a model trained on
-other crops needs another one; `scripts/fit_framing.py` fits it on data.
+other crops needs another one; `scripts/experiments/fit_framing.py` fits it on data.
 """
 
 from __future__ import annotations
@@ -152,9 +152,9 @@ def eye_angle(landmarks: Landmarks) -> float:
 
 
 # FER2013's framing: medians over 899 Training faces placed in photos and found by MTCNN
-# (`python scripts/fit_framing.py --data data/fer2013.h5`; README, "Framing"): the 48×48 frame
-# is 1.085 box sizes wide and sits 0.016 box sizes above the box's centre. FER2013's eyes are
-# level to within ±4° for half of its faces, so the crop levels them too (on the PublicTest
+# (`python scripts/experiments/fit_framing.py --data data/fer2013.h5`; README, "Framing"): the
+# 48×48 frame is 1.085 box sizes wide and sits 0.016 box sizes above the box's centre. FER2013's
+# eyes are level to within ±4° for half of its faces, so the crop levels them too (on the PublicTest
 # pipeline benchmark: 66.7% against 65.4% on the faces found). The anchors are the medians of
 # the five landmarks in the true frame: the landmarks' crop lands 2.0 pixels of the 48×48 face
 # from the true centre (median; the box's 2.6), and averaging the model over both crops gained

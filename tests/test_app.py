@@ -3,7 +3,7 @@
 Chromium is Debian's (`make test` installs it; Playwright's own browser download needs a CDN).
 The tests skip, saying why, only when no Chromium can be found. Screenshots are written outside
 the repository, to $FER_TEST_OUTPUT (default: fer-test-output in the temporary directory), for
-people to look at. Speed is measured by scripts/bench_app.py, not asserted here.
+people to look at. Speed is measured by scripts/bench/bench_app.py, not asserted here.
 """
 
 from __future__ import annotations

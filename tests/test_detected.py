@@ -60,7 +60,7 @@ def test_detected_training_set_adds_the_crops_after_the_faces(faces, tmp_path):
         source, {"Training": (faces, labels), "PublicTest": rest, "PrivateTest": rest}, "t", ""
     )
     out = tmp_path / "detected.h5"
-    script = [sys.executable, str(REPO / "scripts" / "detected_training_set.py")]
+    script = [sys.executable, str(REPO / "scripts" / "experiments" / "detected_training_set.py")]
     result = subprocess.run(
         [*script, "--data", str(source), "-o", str(out)],
         capture_output=True,

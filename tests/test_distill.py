@@ -43,7 +43,7 @@ def test_mixed_targets_run_from_the_labels_to_the_teacher():
 
 def test_distilled_file_holds_the_teachers_targets_and_trains(tiny_run, tiny_h5, tmp_path):
     out = tmp_path / "distilled.h5"
-    script = [sys.executable, str(REPO / "scripts" / "distill_targets.py")]
+    script = [sys.executable, str(REPO / "scripts" / "experiments" / "distill_targets.py")]
     result = subprocess.run(
         [*script, str(tiny_run), "-o", str(out), "--data", str(tiny_h5), "--alpha", "0.8"],
         capture_output=True,

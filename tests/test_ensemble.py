@@ -153,13 +153,15 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
     models = tmp_path / "models"
     assert (
         call_script(
-            "export_member.py", tiny_run, "--name", "a", "--out", models, capsys=capsys
+            "release/export_member.py", tiny_run, "--name", "a", "--out", models, capsys=capsys
         ).returncode
         == 0
     )
     init = f"model.init_from={models / 'a.safetensors'}"
     child = trained_run(tiny_h5, tmp_path / "child", init, "seed=1", "trainer.max_epochs=1")
-    result = call_script("export_member.py", child, "--name", "b", "--out", models, capsys=capsys)
+    result = call_script(
+        "release/export_member.py", child, "--name", "b", "--out", models, capsys=capsys
+    )
     assert result.returncode == 0, result.stderr
     a, b = (json.loads((models / f"{n}.json").read_text()) for n in "ab")
     assert b["init_from"] == "a"  # lineage: b started from a's weights, and its time includes a's
@@ -170,7 +172,7 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
 
     out = tmp_path / "assets" / "default.safetensors"
     result = call_script(
-        "ship_model.py",
+        "release/ship_model.py",
         models / "a",
         models / "b",
         "--select",
@@ -226,7 +228,7 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
     single = tmp_path / "single" / "default.safetensors"
     args = ["--select", "--max-members", 1, "--select-tta", "flip", "--data", tiny_h5]
     result = call_script(
-        "ship_model.py", models / "a", models / "b", *args, "--out", single, capsys=capsys
+        "release/ship_model.py", models / "a", models / "b", *args, "--out", single, capsys=capsys
     )
     assert result.returncode == 0, result.stderr
     single_card = json.loads((single.parent / "card.json").read_text())
@@ -245,13 +247,13 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
     found = np.arange(len(labels)) % 3 != 0  # a third of the faces missed
     moved = np.roll(faces, 3, axis=2)  # crops a few pixels off the frame, as detection cuts them
     crops = tmp_path / "val.crops.npz"
-    save_crops = load_script("bench_pipeline.py").save_crops
+    save_crops = load_script("bench/bench_pipeline.py").save_crops
     rows = [{"index": i} for i in range(len(labels))]
     kept = {"pipeline": list(moved[found][:, None]), "placed": [faces]}  # as bench_pipeline
     save_crops(crops, "PublicTest", rows, labels, found, kept, FER2013)
     through = tmp_path / "through" / "default.safetensors"
     args = ["--select", "--pipeline", crops, "--data", tiny_h5, "--out", through, "--against", out]
-    result = call_script("ship_model.py", models / "a", models / "b", *args, capsys=capsys)
+    result = call_script("release/ship_model.py", models / "a", models / "b", *args, capsys=capsys)
     assert result.returncode == 0, result.stderr
     through_card = json.loads((through.parent / "card.json").read_text())
     ranked = through_card["selection"]
@@ -282,25 +284,25 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
     assert "as used (each model's own TTA)" in result.stdout
     # --against means nothing without the pipeline's crops: refused, not ignored
     unpiped = ["--data", tiny_h5, "--out", through, "--against", out]
-    refused = call_script("ship_model.py", models / "a", *unpiped, capsys=capsys)
+    refused = call_script("release/ship_model.py", models / "a", *unpiped, capsys=capsys)
     assert refused.returncode == 1 and "give --pipeline" in refused.stderr
     # crops of PrivateTest photos are refused: members are never chosen on PrivateTest
     save_crops(crops, "PrivateTest", rows, labels, found, kept, FER2013)
-    refused = call_script("ship_model.py", models / "a", models / "b", *args, capsys=capsys)
+    refused = call_script("release/ship_model.py", models / "a", models / "b", *args, capsys=capsys)
     assert refused.returncode == 1 and "PublicTest only" in refused.stderr
 
     missing = run_script(
-        "ship_model.py", models / "nope", "--data", tiny_h5, "--out", out, cwd=tmp_path
+        "release/ship_model.py", models / "nope", "--data", tiny_h5, "--out", out, cwd=tmp_path
     )
     assert missing.returncode == 1 and "ship_model: error:" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
 def test_selection_reuses_each_members_cached_probabilities(tiny_run, tiny_h5, tmp_path, capsys):
-    ship = load_script("ship_model.py")
+    ship = load_script("release/ship_model.py")
     models = tmp_path / "models"
     exported = call_script(
-        "export_member.py", tiny_run, "--name", "a", "--out", models, capsys=capsys
+        "release/export_member.py", tiny_run, "--name", "a", "--out", models, capsys=capsys
     )
     assert exported.returncode == 0, exported.stderr
     member = ship.Member(models / "a")

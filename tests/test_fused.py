@@ -122,7 +122,7 @@ def test_in_bf16_the_fused_weights_are_cast_once_and_agree():
 
 def test_bench_predict_times_the_shipped_model_both_ways(tmp_path):
     done = subprocess.run(
-        [sys.executable, "scripts/bench_predict.py", "--repeats", "3"],
+        [sys.executable, "scripts/bench/bench_predict.py", "--repeats", "3"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -135,7 +135,12 @@ def test_bench_predict_times_the_shipped_model_both_ways(tmp_path):
     assert [row[0] for row in rows][2:] == ["32-true", "32-true"]
     assert all(row.count("ms") == 3 for row in rows)  # a time in every column, none left out
     missing = subprocess.run(
-        [sys.executable, "scripts/bench_predict.py", "--model", str(tmp_path / "none.safetensors")],
+        [
+            sys.executable,
+            "scripts/bench/bench_predict.py",
+            "--model",
+            str(tmp_path / "none.safetensors"),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

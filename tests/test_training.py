@@ -398,7 +398,7 @@ def assert_metrics_are_the_predictions(run_dir, split: str, recorded: dict) -> N
 
 def test_bench_train_without_a_dataset_is_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "scripts/bench_train.py", f"data.path={tmp_path / 'none.h5'}"],
+        [sys.executable, "scripts/bench/bench_train.py", f"data.path={tmp_path / 'none.h5'}"],
         cwd=REPO,
         capture_output=True,
         text=True,

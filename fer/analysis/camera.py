@@ -1,9 +1,10 @@
 """Camera-like photos made from dataset faces, with the exact place each face was put.
 
-The pipeline benchmark (`scripts/bench_pipeline.py`), the framing fit (`scripts/fit_framing.py`)
-and the tests need photos in which a known 48×48 face sits at a known position, size and
-rotation, seen as a camera would see it: a varied background, exposure and gamma changes, blur,
-sensor noise and JPEG compression. Everything is drawn from one seeded generator.
+The pipeline benchmark (`scripts/bench/bench_pipeline.py`), the framing fit
+(`scripts/experiments/fit_framing.py`) and the tests need photos in which a known 48×48 face sits
+at a known position, size and rotation, seen as a camera would see it: a varied background,
+exposure and gamma changes, blur, sensor noise and JPEG compression. Everything is drawn from
+one seeded generator.
 """
 
 from __future__ import annotations

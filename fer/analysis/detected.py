@@ -6,8 +6,8 @@ cameras blur and compress) and not only FER2013's own.
     crops, source = detected_crops(images, detector, framing, rng)
 
 `source[k]` is the row of `images` that crop k was cut from; faces the detector misses give
-no crop. `scripts/detected_training_set.py` writes the crops beside the original faces as a
-dataset file to train on.
+no crop. `scripts/experiments/detected_training_set.py` writes the crops beside the original
+faces as a dataset file to train on.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ sweeps `model.kernel_size`); ViT, pretrained CNN and self-supervised models (a p
 reflections. Prose comes from a notes file (`--notes`, one `## <section>` each) or stays a
 marked place to fill in, so the report can be regenerated as runs land. `--final DIR` names the
 final model's folder: `eval/` (fer-eval), `viz/` (fer-viz), `video/<clip>/` (fer-video and
-scripts/video_sheet.py, with `video/labels.csv`). Without it the chosen model is the best run
+scripts/study/video_sheet.py, with `video/labels.csv`). Without it the chosen model is the best run
 by validation accuracy. Every figure gets a one-line caption; figures are linked by relative
 path, so the folder renders on GitHub. `prose_words` counts what a word limit counts.
 """

@@ -32,7 +32,7 @@ from fer.runtime import resolve_precision
 CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops of a padded face
 # On CPU the fused network goes through in chunks of at most this many images: oneDNN's bf16
 # grouped convolutions take 0.78 ms an image in batches of up to 10 and 1.2-1.4 ms beyond (2-core
-# AVX512-BF16 Xeon; `scripts/bench_predict.py`), so a face's 20 views take 15 ms, not 25.
+# AVX512-BF16 Xeon; `scripts/bench/bench_predict.py`), so a face's 20 views take 15 ms, not 25.
 CPU_CHUNK = 10
 
 

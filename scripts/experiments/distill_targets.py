@@ -1,7 +1,8 @@
 """Write a dataset file whose training faces carry a teacher's targets, to distil an ensemble
 into one model as fast as a single member.
 
-    python scripts/distill_targets.py fer/assets/default.safetensors -o data/fer2013-distilled.h5
+    python scripts/experiments/distill_targets.py fer/assets/default.safetensors \\
+        -o data/fer2013-distilled.h5
     python train.py experiment=cpu_best data.path=data/fer2013-distilled.h5 data.targets=soft
 
 Each training face's target becomes (1 - alpha) * its label + alpha * the teacher's
@@ -30,8 +31,8 @@ CHUNK = 2048  # faces per progress step
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="example: python scripts/distill_targets.py fer/assets/default.safetensors "
-        "-o data/fer2013-distilled.h5",
+        epilog="example: python scripts/experiments/distill_targets.py "
+        "fer/assets/default.safetensors -o data/fer2013-distilled.h5",
     )
     parser.add_argument("teacher", nargs="?", help="model file, run or ensemble (default: shipped)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="dataset file to write")

@@ -1,7 +1,7 @@
 """A contact sheet of a fer-video result: sampled frames with their face box, the face as the
 model sees it (the framed crop, 48x48 grey), and the label with its confidence.
 
-    python scripts/video_sheet.py VIDEO RESULT_DIR --model MODEL [--frames 6] [-o sheet.png]
+    python scripts/study/video_sheet.py VIDEO RESULT_DIR --model MODEL [--frames 6] [-o sheet.png]
 
 RESULT_DIR is fer-video's folder for that video (its frames.csv); MODEL the one it ran with
 (its framing cuts the crops). The study report's video section uses it (docs/study/final/video).
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="video_sheet.py",
         description="Draw sampled frames of a fer-video result with each face's box, the 48x48 "
         "crop the model classified and its label (frame's own and smoothed).",
-        epilog="example: python scripts/video_sheet.py clip.mp4 video_results/clip "
+        epilog="example: python scripts/study/video_sheet.py clip.mp4 video_results/clip "
         "--model models/cnn-light-s0.safetensors",
     )
     parser.add_argument("video", type=Path, help="the video fer-video analysed")

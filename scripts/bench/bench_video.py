@@ -1,6 +1,6 @@
 """Video pipeline speed: seconds per sampled frame for decoding, detection and classification.
 
-    python scripts/bench_video.py VIDEO [--model RUN_DIR] [--make-20s OUT.mp4]
+    python scripts/bench/bench_video.py VIDEO [--model RUN_DIR] [--make-20s OUT.mp4]
 
 Measures at --fps 1 and --fps 0 (every frame), detection batched (as fer-video runs it) and one
 frame at a time, for fer's detector (fer/inference/mtcnn.py) and, with `--facenet`, for

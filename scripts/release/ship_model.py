@@ -1,9 +1,9 @@
 """Ship the default model inside the package: fer/assets/default.safetensors + its card.
 
-    python scripts/ship_model.py models/cnn-light-s0 models/cnn-ft-s1 models/cnn-ft-s2 --select
+    python scripts/release/ship_model.py models/cnn-light-s0 models/cnn-ft-s1 models/cnn-ft-s2 --select
 
 Each MEMBER is a kept model (`models/NAME`: NAME.safetensors and its card NAME.json, from
-scripts/export_member.py). One member ships as it is; several ship as their ensemble (the mean
+scripts/release/export_member.py). One member ships as it is; several ship as their ensemble (the mean
 of their probabilities, in one file that loads wherever a single model does). `--select` first
 chooses, on PublicTest only, the subset of the members with the best accuracy (ties: fewer
 members) among those within the size limit (20 MiB); with `--pipeline CROPS_NPZ` the accuracy
@@ -310,7 +310,7 @@ def card_markdown(
     )
     rule = (
         "the mean of their accuracy on PublicTest's faces and on the PublicTest faces found in\n"
-        "the pipeline benchmark's photos (`scripts/bench_pipeline.py --save-crops`), as the "
+        "the pipeline benchmark's photos (`scripts/bench/bench_pipeline.py --save-crops`), as the "
         "pipeline cut them"
         if through
         else "their PublicTest accuracy"
@@ -338,7 +338,7 @@ the limits, ranked by {rule}; the best {min(8, len(selection))} of {len(selectio
 {what}, for 48×48 grey faces and seven emotions: `fer/assets/default.safetensors`, {size / 1e6:.1f} MB,
 safetensors (loads without executing pickled code). Classifying one face takes {timing}
 (median, preprocessing included, batch of one, as fer's tools run it: same-shaped members fused
-into one grouped network, bf16 where the CPU has it; `scripts/bench_predict.py`) on {hardware()}.
+into one grouped network, bf16 where the CPU has it; `scripts/bench/bench_predict.py`) on {hardware()}.
 
 - **Data**: FER2013, each member trained on Training (28,709 faces), checkpoints, members and
   TTA selected on PublicTest (3,589). PrivateTest (3,589) was evaluated for the shipped file

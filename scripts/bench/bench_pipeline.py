@@ -1,6 +1,7 @@
 """Benchmark the detect → crop → classify pipeline on camera-like photos of held-apart faces.
 
-    python scripts/bench_pipeline.py --data data/fer2013.h5 --split val --n 700 --out bench/val
+    python scripts/bench/bench_pipeline.py --data data/fer2013.h5 --split val --n 700 \\
+        --out bench/val
 
 Each chosen face (PublicTest for `--split val`, the selection set; PrivateTest for `--split
 test`, to report once) is upscaled into a 640×480 photo at a random place, size and small
@@ -257,7 +258,8 @@ def report(r: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="example: python scripts/bench_pipeline.py --split val --n 700 --out bench/val",
+        epilog="example: python scripts/bench/bench_pipeline.py --split val --n 700 "
+        "--out bench/val",
     )
     parser.add_argument("--data", default="data/fer2013.h5", help="the fer HDF5 file")
     parser.add_argument(

@@ -1,13 +1,14 @@
 """Keep a finished training run as an ensemble member: its weights and a card, in `models/`.
 
-    python scripts/export_member.py outputs/member-s1 --name cnn-s1
+    python scripts/release/export_member.py outputs/member-s1 --name cnn-s1
 
 Writes `models/NAME.safetensors` (the selected checkpoint's model, weights and `fer` metadata,
 no pickle) and `models/NAME.json` (the command, epochs, wall time, hardware and the run's own
 PublicTest / PrivateTest accuracy). A run started from another member
 (`model.init_from=models/OTHER.safetensors`) records it as `init_from`, and its
 `total_training_wall_time_s` adds the parent's. Runs and checkpoints are not kept between
-sessions; these two files are, and `scripts/ship_model.py` builds the shipped ensemble from them.
+sessions; these two files are, and `scripts/release/ship_model.py` builds the shipped ensemble
+from them.
 """
 
 from __future__ import annotations

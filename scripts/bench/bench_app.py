@@ -4,7 +4,7 @@ Starts `fer-app` on a free local port, drives Debian's Chromium with Playwright,
 photo (Image tab) and the clip (Video tab, sampled at --fps), and prints the seconds from the
 upload (or the Analyse click) until the result is on the page, best of --repeat.
 
-    python scripts/bench_app.py --photo photo.png --clip clip20.mp4
+    python scripts/bench/bench_app.py --photo photo.png --clip clip20.mp4
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Classification time per face: the model as loaded against its CNNs fused into one network.
 
-    python scripts/bench_predict.py [--model MODEL] [--repeats 300]
+    python scripts/bench/bench_predict.py [--model MODEL] [--repeats 300]
 
 A face alone (batch of one, preprocessing included, the median of `--repeats`), as a video or
 webcam classifies it: with and without the model's test-time augmentation, at the precision

@@ -1,6 +1,6 @@
 """Fit the framing that turns an MTCNN detection into a crop framed as FER2013's faces are.
 
-    python scripts/fit_framing.py --data data/fer2013.h5 [--n 2000] [--seed 0]
+    python scripts/experiments/fit_framing.py --data data/fer2013.h5 [--n 2000] [--seed 0]
 
 Training faces (never the test splits) are upscaled into camera-like photos at a known place
 (`fer.analysis.camera`, no rotation, so each face keeps its own tilt) and run through the
@@ -15,7 +15,8 @@ differently on a real photo's full head. `--real VIDEO_OR_PHOTO ...` checks this
 the side and centre of the crop that models ship with (`fer.framing.FER2013`), in eye distances
 (between MTCNN's two eye landmarks), against FER2013's true frame on the held-out Training faces.
 
-    python scripts/fit_framing.py --real ../shared/video/*.mp4 ../shared/video/*.flv photo.jpg
+    python scripts/experiments/fit_framing.py --real ../shared/video/*.mp4 \\
+        ../shared/video/*.flv photo.jpg
 """
 
 from __future__ import annotations

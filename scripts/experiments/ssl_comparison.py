@@ -8,7 +8,7 @@ Epoch counts come from the measured speed of each kind of epoch on a 2-core AVX5
 (`--epochs` overrides them). Every run lands in OUT/<arm>; at the end the table is printed and
 written to OUT/comparison.md, and `fer-compare OUT` shows the same runs.
 
-    python scripts/ssl_comparison.py --out multirun/ssl-comparison
+    python scripts/experiments/ssl_comparison.py --out multirun/ssl-comparison
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Write a dataset file whose training split also holds each training face as the pipeline
 crops it from a camera-like photo, to fine-tune a model on the crops it meets in photos.
 
-    python scripts/detected_training_set.py -o data/fer2013-detected.h5        # ~35 min, 2 cores
+    python scripts/experiments/detected_training_set.py -o data/fer2013-detected.h5  # ~35 min
     python train.py experiment=cpu_best data.path=data/fer2013-detected.h5 \\
         model.init_from=models/cnn-camera-s2.safetensors trainer.max_epochs=3 optimizer.lr=0.01
 
@@ -66,7 +66,8 @@ def write_detected(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="example: python scripts/detected_training_set.py -o data/fer2013-detected.h5",
+        epilog="example: python scripts/experiments/detected_training_set.py "
+        "-o data/fer2013-detected.h5",
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="dataset file to write")
     parser.add_argument("--data", type=Path, default=Path("data/fer2013.h5"), help="source file")

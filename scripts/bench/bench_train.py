@@ -1,6 +1,6 @@
 """Training throughput: fer's real training loop against a plain fp32 PyTorch loop.
 
-    python scripts/bench_train.py [train.py overrides ...] [--steps 60]
+    python scripts/bench/bench_train.py [train.py overrides ...] [--steps 60]
 
 Both use the model and batch size that the overrides select. The plain loop is what a notebook
 does: fp32, NCHW, no compile, tensors already in memory, no augmentation. The real loop is
@@ -28,7 +28,7 @@ from fer.preprocess import normalize
 from fer.runtime import cpu_name, cpu_supports_bf16, resolve_precision
 from fer.train import run
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def plain_loop(

@@ -2,9 +2,9 @@
 guard what matters (resuming a run and a sweep job, last.ckpt, the sweep's axes, safe loading,
 framing, prediction alignment, seed-aware verdicts), not a test itself.
 
-    python scripts/mutation_check.py            # every mutation, its tests, a table at the end
-    python scripts/mutation_check.py --list     # what each mutation breaks
-    python scripts/mutation_check.py resume     # one by name
+    python scripts/dev/mutation_check.py            # every mutation, its tests, a table at the end
+    python scripts/dev/mutation_check.py --list     # what each mutation breaks
+    python scripts/dev/mutation_check.py resume     # one by name
 
 Each mutation edits one line of the source, runs the tests that should catch it
 (`pytest -x -q`), and restores the file whatever happens. "caught" means the tests failed.
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="mutation_check.py",
         description="Break one behaviour at a time (resume, axes, safe loading, framing, "
         "prediction alignment, seed-aware verdicts) and confirm the tests that guard it fail.",
-        epilog="example: python scripts/mutation_check.py resume norm-axis",
+        epilog="example: python scripts/dev/mutation_check.py resume norm-axis",
     )
     parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
