@@ -1,8 +1,9 @@
-"""Lightning callbacks of our own: training throughput and wall time."""
+"""Lightning callbacks of our own: training throughput and wall time, and last.ckpt."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -50,3 +51,12 @@ class RunStats(L.Callback):
         self.images += self._epoch_images
         self.train_seconds += self._epoch_seconds
         pl_module.log("train/images_per_s", self.images_per_s)
+
+
+def last_checkpoint(run_dir: Path) -> L.pytorch.callbacks.ModelCheckpoint:
+    """checkpoints/last.ckpt, what a resume continues from, after every epoch. Not
+    `save_last=True`: since Lightning 2.6 that copies only when a monitored checkpoint is saved,
+    so an interrupted run would resume from its last improvement and redo the epochs after it."""
+    return L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from fer.callbacks import RunStats
+from fer.callbacks import RunStats, last_checkpoint
 from fer.io import write_json
 from fer.loggers import wandb_experiment
 from fer.naming import run_name
@@ -56,12 +56,7 @@ def run(
         **ssl,
     )
     stats = RunStats()
-    callbacks: list[L.Callback] = [
-        L.pytorch.callbacks.ModelCheckpoint(
-            dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False
-        ),
-        stats,
-    ]
+    callbacks: list[L.Callback] = [last_checkpoint(run_dir), stats]
     hparams = OmegaConf.to_container(cfg, resolve=True)
     trainer, loggers, precision = make_trainer(
         cfg, run_dir, run_name(overrides), group, hparams, callbacks

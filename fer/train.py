@@ -26,7 +26,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from fer import rundir
-from fer.callbacks import RunStats
+from fer.callbacks import RunStats, last_checkpoint
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
 from fer.data.hdf5 import FER2013, DatasetMeta, dataset_meta
@@ -101,13 +101,7 @@ def run(
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    # last.ckpt, what a resume continues from, after every epoch. Not `save_last=True`: since
-    # Lightning 2.6 that copies only when best.ckpt is saved, so an interrupted run would resume
-    # from its last improvement and train the epochs after it again.
-    last = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False
-    )
-    callbacks: list[L.Callback] = [checkpoint, last, stats]
+    callbacks: list[L.Callback] = [checkpoint, last_checkpoint(run_dir), stats]
     if cfg.early_stopping.patience:
         callbacks.append(
             L.pytorch.callbacks.EarlyStopping(

@@ -57,7 +57,7 @@ MUTATIONS = (
         "last-checkpoint",
         "last.ckpt is Lightning's save_last (copied only on improvement): a resume goes back",
         "fer/train.py",
-        "    callbacks: list[L.Callback] = [checkpoint, last, stats]",
+        "    callbacks: list[L.Callback] = [checkpoint, last_checkpoint(run_dir), stats]",
         "    checkpoint.save_last = True\n    callbacks: list[L.Callback] = [checkpoint, stats]",
         (
             "tests/test_training.py::test_last_checkpoint_is_the_last_epoch_even_without_improvement",
