@@ -149,13 +149,21 @@ def read_metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def trained_run(tiny_h5: Path, run_dir: Path, *overrides: str) -> Path:
-    """Train on the tiny data into run_dir, saving .hydra/config.yaml as Hydra would."""
+def trained_run(tiny_h5: Path, run_dir: Path, *overrides: str, figures: bool = False) -> Path:
+    """Train on the tiny data into run_dir, saving .hydra/config.yaml as Hydra would; the run's
+    own figures (seconds of plotting) only with `figures`."""
     from omegaconf import OmegaConf
 
     from fer.train import run
 
-    cfg = config(tiny_h5, run_dir, "trainer.max_epochs=4", "augment=none", *overrides)
+    cfg = config(
+        tiny_h5,
+        run_dir,
+        "trainer.max_epochs=4",
+        "augment=none",
+        f"figures={str(figures).lower()}",
+        *overrides,
+    )
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
     OmegaConf.save(list(overrides), run_dir / ".hydra" / "overrides.yaml")
@@ -167,7 +175,7 @@ def trained_run(tiny_h5: Path, run_dir: Path, *overrides: str) -> Path:
 def shared_tiny_run(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A run directory trained on the tiny data (a few epochs, learns the synthetic classes),
     trained once and shared: for fixtures wider than a test, which only read it."""
-    run_dir = trained_run(tiny_h5, tmp_path_factory.mktemp("runs") / "run")
+    run_dir = trained_run(tiny_h5, tmp_path_factory.mktemp("runs") / "run", figures=True)
     with left_unchanged(run_dir, "run directory"):
         yield run_dir
 

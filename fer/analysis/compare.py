@@ -23,6 +23,9 @@ from fer.io import atomic_path
 from fer.predictions import read_predictions
 from fer.runs import Run, best_run, find_runs
 
+# statistics(): comparisons with the best configuration, main effects, configurations left out
+Statistics = tuple[list[Comparison], list[AxisEffect], int]
+
 STATISTICS_METHOD = (
     "95% intervals from a two-level bootstrap over seeds and test images, images-only beside "
     "them; p: Welch's t-test over the runs' accuracies against the best configuration by val, "
@@ -160,7 +163,7 @@ def test_correctness(group: list[Run]) -> np.ndarray | None:
     return np.array(rows)
 
 
-def statistics(runs: list[Run]) -> tuple[list[Comparison], list[AxisEffect], int]:
+def statistics(runs: list[Run]) -> Statistics:
     """Comparisons with the best configuration, main effects per axis, and the number of
     completed runs left out for want of predictions."""
     configs = configurations(runs)
@@ -266,8 +269,10 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def write_outputs(runs: list[Run], out: Path) -> list[Path]:
-    """comparison.csv, comparison.md and the plots into `out`; returns the plots."""
+def write_outputs(runs: list[Run], out: Path, stats: Statistics | None = None) -> list[Path]:
+    """comparison.csv, comparison.md and the plots into `out`; returns the plots.
+
+    `stats`: `statistics(runs)` where the caller has it already (the bootstraps take seconds)."""
 
     header, rows = table_rows(runs)
     with atomic_path(out / "comparison.csv") as tmp, tmp.open("w", newline="") as f:
@@ -282,7 +287,7 @@ def write_outputs(runs: list[Run], out: Path) -> list[Path]:
     ]
     if "seed" in swept_axes(runs):
         markdown += ["", "## Mean ± std over seeds", "", markdown_table(*seed_table(runs))]
-    comparisons, effects, missing = statistics(runs)
+    comparisons, effects, missing = stats or statistics(runs)
     markdown += ["", f"## Statistics (test = PrivateTest; {STATISTICS_METHOD})", ""]
     markdown += statistics_lines(comparisons, effects, missing, markdown_table)
     plots = write_plots(runs, swept_axes(runs), out, effects)
@@ -351,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nstatistics (test accuracy in %; {STATISTICS_METHOD}):")
     print("\n".join(statistics_lines(comparisons, effects, missing, _plain_table)))
     out = args.out or (Path(args.paths[0]) if Path(args.paths[0]).is_dir() else Path("."))
-    plots = write_outputs(runs, out)
+    plots = write_outputs(runs, out, (comparisons, effects, missing))
     done = sum(r.status == "completed" for r in runs)
     print(
         f"\n{done}/{len(runs)} runs completed; wrote {out / 'comparison.csv'}, comparison.md "

@@ -226,8 +226,8 @@ def effects_table(effects: list[AxisEffect]) -> list[str]:
 def _part(runs: list[Run], sweep: Path, figure: _Figures, missing_note: list[str]) -> list[str]:
     """One part: its configuration and effect tables and its figures (per-run tables go to the
     appendix)."""
-    write_outputs(runs, sweep)
-    comparisons, effects, missing = statistics(runs)
+    comparisons, effects, missing = stats = statistics(runs)
+    write_outputs(runs, sweep, stats)
     axes = [a for a in swept_axes(runs) if a != "seed"]
     lines = [f"Swept: {', '.join(f'`{a}`' for a in axes)}.", ""]
     lines += configuration_table(comparisons) + [""]
