@@ -59,7 +59,7 @@ def app_server(tmp_path_factory):
     port = free_port()
     log = (work / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "fer.app.cli", "--port", str(port), "--work-dir", str(work)]
+        [sys.executable, "-m", "fer.cli.app", "--port", str(port), "--work-dir", str(work)]
         + ["--max-upload-mb", str(UPLOAD_LIMIT_MB), "--compile"],
         cwd=REPO,
         stdout=log,
@@ -323,7 +323,7 @@ def test_analysis_layer_reports_no_face_and_bad_files(tmp_path):
 
 
 def test_fer_app_refuses_a_missing_model_in_one_line(tmp_path, capsys):
-    from fer.app.cli import main
+    from fer.cli.app import main
 
     assert main(["--model", str(tmp_path / "nothing")]) == 1
     assert capsys.readouterr().err.strip() == (

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from fer.analysis.compare import find_runs, main, seed_table
-from fer.analysis.report import main as report_main
+from fer.analysis.compare import seed_table
 from fer.analysis.report import prose_words, run_label
+from fer.cli.compare import main
+from fer.cli.report import main as report_main
 from fer.loggers import build_loggers
 from fer.naming import run_name
-from fer.runs import read_run
+from fer.runs import find_runs, read_run
 
 
 def fabricate(

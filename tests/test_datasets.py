@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer.analysis.compare import main as compare_main
-from fer.analysis.evaluate import main as eval_main
+from fer.cli.compare import main as compare_main
+from fer.cli.evaluate import main as eval_main
+from fer.cli.prepare import main as prepare_main
 from fer.data.datamodule import FERDataModule
 from fer.data.folders import canonical, parse_fractions
 from fer.data.hdf5 import FER2013, DatasetError, dataset_info, dataset_meta, read_split
-from fer.data.prepare import main as prepare_main
 from fer.data.sources import PrepareError
 from fer.inference.predictor import Predictor
 from fer.labels import CLASSES, USAGES
@@ -201,7 +201,7 @@ def rgb_faces(per_class: int, seed: int, size: int = 64, classes: int = 8):
 
 def test_a_64px_rgb_8_class_set_trains_evaluates_predicts_and_runs_on_video(tmp_path, capsys):
     from fer.app.analysis import analyze_photo
-    from fer.inference.predict_cli import main as predict_main
+    from fer.cli.predict import main as predict_main
     from fer.inference.video import analyze_video
 
     from conftest import face_photo, make_clip

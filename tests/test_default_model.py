@@ -75,7 +75,7 @@ def test_fer_predict_works_without_model_or_dataset(tmp_path):
 
     Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.png")
     result = subprocess.run(
-        [sys.executable, "-m", "fer.inference.predict_cli", str(tmp_path / "astronaut.png")],
+        [sys.executable, "-m", "fer.cli.predict", str(tmp_path / "astronaut.png")],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from fer.analysis.evaluate import main as eval_main
 from fer.analysis.visualize import emotion_activation_maps, kernel_mosaic, visualize
-from fer.analysis.visualize import main as viz_main
+from fer.cli.evaluate import main as eval_main
+from fer.cli.visualize import main as viz_main
 
 from conftest import trained_run
 

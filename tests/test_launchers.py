@@ -9,10 +9,10 @@ import pytest
 import yaml
 from test_training import train_cli
 
-from fer.analysis.compare import find_runs
 from fer.analysis.evaluate import evaluate
 from fer.data.hdf5 import read_split
 from fer.predictions import read_predictions
+from fer.runs import find_runs
 
 TINY = ["model.width=4", "figures=false", "data.eval_limit=28"]
 

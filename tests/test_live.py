@@ -164,7 +164,7 @@ def test_a_busy_model_drops_the_frame_instead_of_queueing_it(predictor, tmp_path
 
 
 def test_fer_video_live_without_a_display_says_so_in_one_line(tmp_path, monkeypatch, capsys):
-    from fer.inference.video_cli import main
+    from fer.cli.video import main
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -175,7 +175,7 @@ def test_fer_video_live_without_a_display_says_so_in_one_line(tmp_path, monkeypa
 
 
 def test_a_file_as_camera_is_recorded_and_analysed(tmp_path, capsys):
-    from fer.inference.video_cli import main
+    from fer.cli.video import main
 
     clip = make_clip(tmp_path / "c.mp4", seconds=2.0)
     assert main(["--camera", str(clip), "--seconds", "5", "--out", str(tmp_path / "o")]) == 0

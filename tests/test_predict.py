@@ -20,8 +20,8 @@ from fer.checkpoint import (
     export_model,
     resolve_checkpoint,
 )
+from fer.cli.predict import main
 from fer.data.hdf5 import read_split
-from fer.inference.predict_cli import main
 from fer.inference.predictor import tta_views
 from fer.inference.rows import header
 from fer.labels import CLASSES

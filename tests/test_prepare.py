@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
+from fer.cli.prepare import main
 from fer.data.hdf5 import dataset_meta, read_split
-from fer.data.prepare import main
 from fer.labels import CLASSES, USAGES
 
 from conftest import folder_entries, image_bytes, make_faces, write_csv, write_folder, write_zip
@@ -212,7 +212,7 @@ def test_cli_error_is_one_line_without_traceback(tmp_path):
         [
             sys.executable,
             "-m",
-            "fer.data.prepare",
+            "fer.cli.prepare",
             str(tmp_path / "missing"),
             "-o",
             str(tmp_path / "o.h5"),

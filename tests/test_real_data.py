@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.analysis.evaluate import evaluate
 from fer import Predictor
+from fer.analysis.evaluate import evaluate
 from fer.checkpoint import DEFAULT_MODEL
+from fer.cli.predict import main as predict_main
 from fer.data.hdf5 import dataset_info, read_split
 from fer.data.prepare import convert
 from fer.inference.faces import FaceDetector
-from fer.inference.predict_cli import main as predict_main
 from fer.labels import CLASSES
 from fer.train import run
 

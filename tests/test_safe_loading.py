@@ -11,8 +11,8 @@ import torch
 from omegaconf import OmegaConf
 
 from fer import Predictor
-from fer.analysis.evaluate import main as eval_main
 from fer.checkpoint import load_checkpoint, load_model
+from fer.cli.evaluate import main as eval_main
 from fer.data.datamodule import FERDataModule
 from fer.system import EmotionClassifier
 from fer.train import run

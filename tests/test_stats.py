@@ -9,7 +9,7 @@ from scipy import stats as scipy_stats
 from test_compare import fabricate
 
 from fer.analysis import stats as fer_stats
-from fer.analysis.compare import configurations, find_runs, main, statistics
+from fer.analysis.compare import configurations, statistics
 from fer.analysis.stats import (
     SIGNIFICANT,
     TOO_FEW,
@@ -23,7 +23,9 @@ from fer.analysis.stats import (
     seed_test,
     verdict,
 )
+from fer.cli.compare import main
 from fer.predictions import write_predictions
+from fer.runs import find_runs
 
 N = 600  # test images
 CLASSES = 7
@@ -125,7 +127,7 @@ def test_fer_compare_prints_and_plots_the_statistics(study, capsys):
 
 
 def test_fer_report_states_which_differences_are_noise(study, tmp_path):
-    from fer.analysis.report import main as report_main
+    from fer.cli.report import main as report_main
 
     assert report_main([str(study), "--out", str(tmp_path / "report.md")]) == 0
     report = (tmp_path / "report.md").read_text()

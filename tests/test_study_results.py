@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fer.analysis.compare import main
+from fer.cli.compare import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = sorted(

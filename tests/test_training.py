@@ -295,7 +295,7 @@ def test_multirun_2x2_gives_four_recorded_runs_with_wandb_media(tiny_h5, tmp_pat
     assert jobs == {"0", "1", "2", "3"}
     assert all(list(link.glob("*.wandb")) for link in links)
     # The numbers people sort by are in every run's summary; fer-compare --wandb adds the CIs.
-    from fer.analysis.compare import main as compare_main
+    from fer.cli.compare import main as compare_main
 
     for job in range(4):
         summary = wandb_summary(tmp_path / str(job) / "wandb")

@@ -11,8 +11,8 @@ import torch
 from omegaconf import OmegaConf
 from test_training import assert_metrics_are_the_predictions
 
-from fer.analysis.compare import main as compare_main
 from fer.checkpoint import load_model
+from fer.cli.compare import main as compare_main
 from fer.models import build_model
 from fer.models.torchvision_nets import PretrainedWeightsError
 from fer.ssl.simclr import knn_accuracy, nt_xent
@@ -262,7 +262,7 @@ def test_vit_pretrains_and_probes_too(tmp_path, tiny_h5, capsys):
     )
     assert run(cfg)["status"] == "completed"
     # fer-viz draws CNN stages: a ViT is refused at once, in one line
-    from fer.analysis.visualize import main as viz_main
+    from fer.cli.visualize import main as viz_main
 
     assert viz_main(["--model", str(tmp_path / "probe"), "--no-wandb"]) == 1
     assert "needs a staged CNN" in capsys.readouterr().err

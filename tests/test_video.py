@@ -10,9 +10,9 @@ from pathlib import Path
 import cv2
 import pytest
 
+from fer.cli.video import main, resolve_model
 from fer.inference.frames import sample_frames
 from fer.inference.tracking import Tracker
-from fer.inference.video_cli import main, resolve_model
 
 from conftest import make_clip
 
@@ -164,8 +164,8 @@ def test_tracker_matches_by_overlap():
 def test_label_accepts_the_models_own_classes(tmp_path, capsys):
     import argparse
 
-    from fer.inference.video_cli import main as video_main
-    from fer.inference.video_cli import read_labels
+    from fer.cli.video import main as video_main
+    from fer.cli.video import read_labels
 
     videos = [tmp_path / "a.mp4"]
     eight = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt")

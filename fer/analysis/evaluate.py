@@ -1,4 +1,4 @@
-"""`fer-eval`: the full evaluation of a model on PrivateTest (test) or its validation set, or on
+"""The full evaluation of a model on PrivateTest (test) or its validation set, or on
 another dataset (cross-dataset evaluation).
 
 Writes `metrics.json` and figures into `RUN_DIR/eval/<split>/` (`<split>-tta-<mode>/` with
@@ -11,19 +11,16 @@ the metrics and listed.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
 
-from fer.analysis.runs import RunRef, is_sweep, resolve_run, sweep_runs
+from fer.analysis.runs import RunRef, resolve_run
 from fer.analysis.scoring import score_faces
 from fer.analysis.wandb_log import log_to_run
-from fer.checkpoint import TTA_MODES, CheckpointError
-from fer.data.hdf5 import DatasetError, DatasetMeta, dataset_meta, read_split
+from fer.data.hdf5 import DatasetMeta, dataset_meta, read_split
 from fer.inference.predictor import Predictor
 from fer.io import write_json
 
@@ -165,70 +162,3 @@ def summarize(reports: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         }
         for k in SUMMARY_KEYS
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="fer-eval",
-        description="Evaluate a model: accuracy, balanced accuracy, macro/weighted precision, "
-        "recall and F1, per-class scores, confusion matrices, calibration and misclassified "
-        "examples. Writes metrics.json and PNGs into RUN_DIR/eval/<split>/.",
-        epilog="example: fer-eval --model outputs/2026-11-28/11-10-19 --split test --tta flip",
-    )
-    parser.add_argument(
-        "--model",
-        help="run directory, checkpoint, .safetensors, or a sweep "
-        "directory (every run, with mean ± std); default: the shipped model",
-    )
-    parser.add_argument(
-        "--split",
-        choices=list(SPLITS),
-        default="test",
-        help="test = PrivateTest (report once), val = PublicTest or the run's k-fold; with "
-        "another --data, the split that plays that role there",
-    )
-    parser.add_argument(
-        "--tta",
-        choices=TTA_MODES,
-        help="test-time augmentation: none, flip (2 views) or crops (10 views); default: the "
-        "model's own choice, made on PublicTest (crops for the shipped model, none for a run)",
-    )
-    parser.add_argument(
-        "--data",
-        help="HDF5 file (default: the run's data.path); another dataset from fer-prepare "
-        "evaluates across datasets, classes matched by name",
-    )
-    parser.add_argument("--out", help="output directory (default: RUN_DIR/eval/<split>)")
-    parser.add_argument("--no-wandb", action="store_true", help="do not log to the run's W&B run")
-    args = parser.parse_args(argv)
-    try:
-        models = sweep_runs(args.model) if args.model and is_sweep(args.model) else [args.model]
-        if not models:
-            raise CheckpointError(f"{args.model}: no run with checkpoints/best.ckpt")
-        reports = []
-        for model in models:
-            report = evaluate(
-                model,
-                args.split,
-                args.tta,
-                args.data,
-                args.out if len(models) == 1 else None,
-                not args.no_wandb,
-            )
-            reports.append(report)
-            print(format_report(report) + f"\nwrote {report['out_dir']}/metrics.json and figures\n")
-    except (CheckpointError, DatasetError, ValueError) as e:
-        print(f"fer-eval: error: {e}", file=sys.stderr)
-        return 1
-    if len(reports) > 1:
-        summary = summarize(reports)
-        for key, s in summary.items():
-            print(f"{key:18} {s['mean']:.4f} ± {s['std']:.4f}  (n={s['n']})")
-        out = Path(args.model) / f"eval_{args.split}_summary.json"
-        write_json(out, {"runs": [r["model"] for r in reports], "summary": summary})
-        print(f"wrote {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`fer-viz`: what a network learned. Filters, activations per emotion, Grad-CAM, embedding.
+"""What a network learned. Filters, activations per emotion, Grad-CAM, embedding.
 
 Works on any model with `forward_features` / `forward_head` whose stages are `model.blocks`
 (every CNN that `model=cnn` builds: any depth, norm, pooling). Writes PNGs to RUN_DIR/viz/.
@@ -9,8 +9,6 @@ redistributing its images, so these are the figures a published report can carry
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +19,7 @@ from tqdm import tqdm
 
 from fer.analysis.evaluate import split_data
 from fer.analysis.runs import resolve_run
-from fer.checkpoint import CheckpointError, load_model
-from fer.data.hdf5 import DatasetError
+from fer.checkpoint import load_model
 from fer.models.ensemble import Ensemble
 from fer.preprocess import normalize
 
@@ -395,49 +392,3 @@ def _gradcam_figure(
             ax.set_title(f"{classes[r]} → {classes[p]} {probs[k, p]:.0%}", fontsize=7)
     fig.suptitle("Grad-CAM of the predicted class (true → predicted)", fontsize=9)
     return save(fig, out_dir / "gradcam.png")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="fer-viz",
-        description="Visualise what a model learned: the filters of every conv layer, the most "
-        "active feature maps per emotion, where each emotion excites each stage (averaged over "
-        "its faces), per-class mean activations, Grad-CAM heatmaps and a t-SNE embedding of "
-        "penultimate features. Writes PNGs into RUN_DIR/viz/.",
-        epilog="example: fer-viz --model outputs/2026-11-28/11-10-19",
-    )
-    parser.add_argument(
-        "--model", help="run directory, checkpoint or .safetensors (default: shipped model)"
-    )
-    parser.add_argument("--split", choices=["test", "val"], default="test", help="faces to show")
-    parser.add_argument("--data", help="HDF5 file (default: the run's data.path)")
-    parser.add_argument("--out", help="output directory (default: RUN_DIR/viz)")
-    parser.add_argument("--per-class", type=int, default=3, help="faces per emotion (default 3)")
-    parser.add_argument("--tsne-samples", type=int, default=1500, help="faces in the t-SNE plot")
-    parser.add_argument("--no-wandb", action="store_true", help="do not log to the run's W&B run")
-    parser.add_argument(
-        "--no-faces",
-        action="store_true",
-        help="only figures that show no dataset face (to publish: FER2013 is not ours to share)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        figures = visualize(
-            args.model,
-            args.split,
-            args.data,
-            args.out,
-            args.per_class,
-            args.tsne_samples,
-            not args.no_wandb,
-            faces=not args.no_faces,
-        )
-    except (CheckpointError, DatasetError, ValueError) as e:
-        print(f"fer-viz: error: {e}", file=sys.stderr)
-        return 1
-    print(f"wrote {len(figures)} figures to {Path(next(iter(figures.values()))).parent}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

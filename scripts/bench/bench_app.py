@@ -55,7 +55,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    command = [sys.executable, "-m", "fer.app.cli", "--port", str(port)]
+    command = [sys.executable, "-m", "fer.cli.app", "--port", str(port)]
     command += ["--work-dir", tempfile.mkdtemp(prefix="bench-app-")]
     command += ["--model", args.model] if args.model else []
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

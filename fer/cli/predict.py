@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from fer.checkpoint import TTA_MODES
+from fer.cli.options import add_tta
 from fer.inference.images import image_paths, read_image
 from fer.inference.rows import face_rows, header
 
@@ -37,12 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-detect", action="store_true", help="each image is already a cropped face"
     )
-    parser.add_argument(
-        "--tta",
-        choices=TTA_MODES,
-        help="test-time augmentation: none, flip (2 views) or crops (10 views); default: the "
-        "model's own choice, made on PublicTest (crops for the shipped model, none for a run)",
-    )
+    add_tta(parser)
     parser.add_argument(
         "--margin",
         type=float,

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fer.checkpoint import TTA_MODES
+from fer.cli.options import add_tta
 from fer.labels import CLASSES
 from fer.runs import best_run, find_runs
 
@@ -177,10 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         help="crop every face as the box grown by this fraction of its size on each side "
         "(default: the framing stored with the model, which matches its training faces)",
     )
-    parser.add_argument(
-        "--tta",
-        choices=TTA_MODES,
-        help="test-time augmentation of each face (default: the model's own choice, made on "
+    add_tta(
+        parser,
+        "test-time augmentation of each face (default: the model's own choice, made on "
         "PublicTest: crops for the shipped model; --live: none, for speed)",
     )
     parser.add_argument(
