@@ -14,7 +14,7 @@ from test_training import assert_metrics_are_the_predictions
 from fer.checkpoint import load_model
 from fer.cli.compare import main as compare_main
 from fer.models import build_model
-from fer.models.torchvision_nets import PretrainedWeightsError
+from fer.models.torchvision import PretrainedWeightsError
 from fer.ssl.simclr import knn_accuracy, nt_xent
 from fer.transfer import param_groups, prepare_for_training, read_encoder
 

@@ -1,5 +1,5 @@
 """Plain `nn.Module`s and their layer factories; nothing here imports Lightning or data code."""
 
-from fer.models.factory import MODELS, build_model
+from fer.models.factory import build_model, model_names, register
 
-__all__ = ["MODELS", "build_model"]
+__all__ = ["build_model", "model_names", "register"]

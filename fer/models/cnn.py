@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from fer.models.base import INPUT_SIZE, NUM_CLASSES, BackboneClassifier
+from fer.models.factory import register
 from fer.models.layers import (
     ACTIVATIONS,
     NORMS,
@@ -87,6 +88,7 @@ class ConvBlock(nn.Module):
         return out if self.shortcut is None else out + self.shortcut(x)
 
 
+@register("cnn")
 class ConvNet(BackboneClassifier):
     """The configurable CNN: `forward_features` (B, 1, 48, 48) -> (B, C, h, w); `forward_head`."""
 
@@ -201,7 +203,7 @@ def validate_cnn(
 ) -> None:
     """Refuse invalid values with a message that says what is valid."""
     check_choice("norm", norm, NORMS)
-    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("activation", activation, tuple(ACTIVATIONS))
     check_choice("pooling", pooling, POOLINGS)
     check_choice("head", head, HEADS)
     for name, value in [

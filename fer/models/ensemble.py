@@ -9,9 +9,12 @@ evaluates and predicts wherever a single model does. Its config is
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
+
+from fer.models.factory import build_model, register
 
 
 class Ensemble(nn.Module):
@@ -25,3 +28,9 @@ class Ensemble(nn.Module):
         """Log of the members' mean probability (B, C) for faces x (B, 1, H, W)."""
         log_probs = torch.stack([m(x).float().log_softmax(-1) for m in self.members])
         return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
+
+
+@register("ensemble")
+def ensemble(members: list[dict[str, Any]]) -> Ensemble:
+    """An ensemble built from its members' configs."""
+    return Ensemble([build_model(dict(config)) for config in members])

@@ -9,47 +9,48 @@ checkpoint rebuilds its model without downloads or the files it was initialised 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from torch import nn
 
-from fer.models.cnn import ConvNet
-from fer.models.ensemble import Ensemble
-
 # Keys every model config may carry that only matter when training starts (fer.transfer).
 TRAINING_KEYS = ("pretrained", "weights_path", "init_from", "freeze", "backbone_lr_mult")
+# Modules of this package that hold parts, not models.
+PARTS = ("base", "factory", "fused", "layers")
+
+Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
+_registered: dict[str, Callable[..., nn.Module]] = {}
 
 
-def _torchvision(**kwargs: Any) -> nn.Module:
-    from fer.models.torchvision_nets import TorchvisionNet  # torchvision imports only when used
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Class (or function) decorator: `model.name=<name>` builds it. A model lives in
+    `fer/models/<name>.py`, which is imported when the name is first asked for (so torchvision or
+    transformers load only for the models that use them)."""
 
-    return TorchvisionNet(**kwargs)
+    def add(builder: Builder) -> Builder:
+        _registered[name] = builder
+        return builder
 
-
-def _vit(**kwargs: Any) -> nn.Module:
-    from fer.models.vit import ViT  # imported when used, like the other non-default models
-
-    return ViT(**kwargs)
-
-
-def _hf(**kwargs: Any) -> nn.Module:
-    from fer.models.hf import HFBackbone  # transformers imports only when used
-
-    return HFBackbone(**kwargs)
+    return add
 
 
-def _ensemble(members: list[dict[str, Any]]) -> nn.Module:
-    return Ensemble([build_model(dict(config)) for config in members])
+def model_names() -> list[str]:
+    """The model names there are: one per model module of this package."""
+    here = [str(Path(__file__).parent)]
+    return [m.name for m in pkgutil.iter_modules(here) if m.name not in PARTS]
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "cnn": ConvNet,
-    "torchvision": _torchvision,
-    "vit": _vit,
-    "hf": _hf,
-    "ensemble": _ensemble,
-}
+def model_builder(name: str) -> Callable[..., nn.Module]:
+    """The class or function registered as `name`, importing its module first."""
+    if name not in _registered and name in model_names():
+        importlib.import_module(f"fer.models.{name}")
+    if name not in _registered:
+        raise ValueError(f"unknown model {name!r}; valid choices: {', '.join(model_names())}")
+    return _registered[name]
 
 
 def architecture(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -61,9 +62,8 @@ def architecture(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def build_model(config: dict[str, Any]) -> nn.Module:
     """The architecture named by `config["name"]`, randomly initialised."""
     name, arch = architecture(config)
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; valid choices: {', '.join(MODELS)}")
+    builder = model_builder(name)
     try:
-        return MODELS[name](**arch)
+        return builder(**arch)
     except TypeError as e:  # an unknown or missing key in the model config
         raise ValueError(f"model {name!r}: {e}") from None

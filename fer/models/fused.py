@@ -19,10 +19,11 @@ from torch import nn
 
 from fer.models.cnn import ConvNet
 from fer.models.ensemble import Ensemble
+from fer.models.layers import ACTIVATIONS as LAYER_ACTIVATIONS
 
 # Layers that act on each value or each channel alone, so they run unchanged on N members'
 # stacked channels (activations also on the head's (B, N, F) features).
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh, nn.Identity)
+ACTIVATIONS = (*{type(build()) for build in LAYER_ACTIVATIONS.values()}, nn.Identity)
 PER_CHANNEL = (*ACTIVATIONS, nn.MaxPool2d, nn.AvgPool2d)
 
 

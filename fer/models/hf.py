@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fer.models.base import NUM_CLASSES, BackboneClassifier
-from fer.models.torchvision_nets import IMAGENET_MEAN, IMAGENET_STD, PretrainedWeightsError
+from fer.models.factory import register
+from fer.models.torchvision import IMAGENET_MEAN, IMAGENET_STD, PretrainedWeightsError
 from fer.preprocess import MEAN, STD
 
 
@@ -86,6 +87,7 @@ def _image_stats(name_or_path: str) -> tuple[list[float], list[float], int | Non
     )
 
 
+@register("hf")
 class HFBackbone(BackboneClassifier):
     """A `transformers.AutoModel` backbone with a new linear head."""
 

@@ -6,10 +6,23 @@ names for anything else, so a bad sweep value is refused before training starts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 NORMS = ("batch", "group", "layer", "instance", "none")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "mish", "tanh")
+# An activation is one line here: its name and how to build it (model.activation=<name>; a
+# conf/activation/<name>.yaml adds the `activation=<name>` shortcut). Elementwise only: fused
+# ensembles (fused.py) run them unchanged on their members' stacked channels.
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": lambda: nn.ReLU(inplace=True),
+    "leaky_relu": lambda: nn.LeakyReLU(0.1, inplace=True),
+    "elu": lambda: nn.ELU(inplace=True),
+    "gelu": nn.GELU,
+    "silu": lambda: nn.SiLU(inplace=True),
+    "mish": lambda: nn.Mish(inplace=True),
+    "tanh": nn.Tanh,
+}
 POOLINGS = ("max", "avg", "stride", "none")
 
 
@@ -36,16 +49,8 @@ def make_norm(name: str, channels: int, groups: int = 8) -> nn.Module:
 
 def make_act(name: str) -> nn.Module:
     """An activation layer by name."""
-    check_choice("activation", name, ACTIVATIONS)
-    return {
-        "relu": lambda: nn.ReLU(inplace=True),
-        "leaky_relu": lambda: nn.LeakyReLU(0.1, inplace=True),
-        "elu": lambda: nn.ELU(inplace=True),
-        "gelu": nn.GELU,
-        "silu": lambda: nn.SiLU(inplace=True),
-        "mish": lambda: nn.Mish(inplace=True),
-        "tanh": nn.Tanh,
-    }[name]()
+    check_choice("activation", name, tuple(ACTIVATIONS))
+    return ACTIVATIONS[name]()
 
 
 def make_pool(name: str) -> nn.Module:

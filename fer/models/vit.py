@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fer.models.base import INPUT_SIZE, NUM_CLASSES, BackboneClassifier
+from fer.models.factory import register
 
 POOLS = ("mean", "cls")
 
@@ -100,6 +101,7 @@ class ViTEncoder(nn.Module):
         return x[:, 0] if self.pool == "cls" else x.mean(1)
 
 
+@register("vit")
 class ViT(BackboneClassifier):
     """`backbone` (ViTEncoder) and a linear `head`."""
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fer.models.base import NUM_CLASSES, BackboneClassifier
+from fer.models.factory import register
 from fer.preprocess import MEAN, STD
 
 ARCHES = ("vgg16", "resnet18", "mobilenet_v3_small")
@@ -49,6 +50,7 @@ def _trunk(arch: str, net: nn.Module) -> tuple[nn.Module, int]:
     return net.features, net.classifier[0].in_features  # mobilenet_v3_small: 576
 
 
+@register("torchvision")
 class TorchvisionNet(BackboneClassifier):
     """A torchvision trunk (`backbone`) with a new head for `num_classes` emotions."""
 

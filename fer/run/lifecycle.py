@@ -1,0 +1,211 @@
+"""A run's life, the same for training and pretraining: its directory held by one process,
+its Trainer and loggers, a re-run sweep's skip-or-resume, and how it ended recorded in
+`metrics.json` (running, completed, interrupted with a resumable last.ckpt, or failed with the
+traceback in `error.log`).
+
+`train.py` runs `run_job(cfg, ..., run_fn=fer.train.run)`, `pretrain.py` the same with
+`fer.pretrain.run`; a `run_fn` builds its data and LightningModule, opens the record with
+`start_record`, makes its Trainer with `make_trainer` and fits inside `wandb_finished`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from fer import rundir
+from fer.callbacks import RunStats
+from fer.checkpoint import CheckpointError, resolve_checkpoint
+from fer.io import write_json
+from fer.loggers import build_loggers
+from fer.runtime import hardware, resolve_precision
+
+log = logging.getLogger(__name__)
+OWN_TRAINER_KEYS = ("precision", "channels_last")  # handled here, not passed to L.Trainer as is
+
+
+def start_record(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[dict, float]:
+    """Mark the run as running in its metrics.json and seed everything; returns the record to
+    complete and the start time (time.perf_counter)."""
+    record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
+    write_json(run_dir / "metrics.json", record)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    return record, time.perf_counter()
+
+
+def complete_record(
+    record: dict[str, Any],
+    run_dir: Path,
+    started: float,
+    trainer: L.Trainer,
+    stats: RunStats,
+    precision: str,
+    **results: Any,
+) -> dict[str, Any]:
+    """Mark the run completed in its metrics.json with `results` and what every run records:
+    epochs, wall time, training images/s, precision and the hardware it ran on."""
+    record.update(
+        status="completed",
+        **results,
+        epochs=trainer.current_epoch,
+        wall_time_s=round(time.perf_counter() - started, 2),
+        train_images_per_s=round(stats.images_per_s, 1),
+        precision=precision,
+        hardware=hardware(),  # where it trained: times are read with it
+    )
+    write_json(run_dir / "metrics.json", record)
+    return record
+
+
+@contextlib.contextmanager
+def wandb_finished(experiment: Any) -> Iterator[None]:
+    """Finish the W&B run (if any) on the way out: exit code 0 when the block completed (or
+    returned), 1 when it raised."""
+    exit_code = 1
+    try:
+        yield
+        exit_code = 0
+    finally:
+        if experiment is not None:
+            experiment.finish(exit_code=exit_code)
+
+
+def make_trainer(
+    cfg: DictConfig,
+    run_dir: Path,
+    name: str,
+    group: str | None,
+    hparams: dict[str, Any],
+    callbacks: list[L.Callback],
+) -> tuple[L.Trainer, list[Any], str]:
+    """The Lightning Trainer of a run, its loggers (with a learning-rate monitor when there are
+    any) and the resolved precision (bf16-mixed where the hardware supports it)."""
+    loggers = build_loggers(
+        OmegaConf.to_container(cfg.logger, resolve=True), run_dir, name, group, hparams
+    )
+    if loggers:
+        callbacks = [*callbacks, L.pytorch.callbacks.LearningRateMonitor(logging_interval="epoch")]
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg.get("accelerator", "auto"))
+    trainer = L.Trainer(
+        **{k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS},
+        precision=precision,
+        default_root_dir=run_dir,
+        callbacks=callbacks,
+        logger=loggers or False,
+    )
+    return trainer, loggers, precision
+
+
+def run_job(
+    cfg: DictConfig,
+    overrides: list[str],
+    multirun: bool,
+    group: str | None,
+    run_fn: Callable[..., dict[str, Any]],
+    objective: str = "val_acc_best",
+    ignored: Collection[str] = (),
+) -> float:
+    """Run and record how it ended; return the objective for sweepers (NaN when it failed).
+
+    The run directory is held by this process for the run (a second process is refused). A
+    re-run sweep skips its completed jobs and resumes interrupted ones from last.ckpt. Ctrl-C
+    (SIGINT) and SIGTERM (what `timeout` and schedulers send) are recorded as `interrupted`,
+    leaving last.ckpt to resume from. `run_fn` is `fer.train.run` for train.py and
+    `fer.pretrain.run` for pretrain.py. `ignored`: override keys that do not tell jobs apart
+    (Hydra's `override_dirname.exclude_keys`): a completed job re-run with only those changed is
+    skipped."""
+    run_dir = Path(cfg.paths.output_dir)
+    if cfg.get("resume"):
+        try:  # the run being resumed is the one to hold; run() explains a bad path
+            run_dir = resolve_checkpoint(cfg.resume, which="last").parent.parent
+        except CheckpointError:
+            pass
+    program = Path(sys.argv[0]).name
+    # DDP's other ranks re-run this script into the same directory: rank 0 holds it for them.
+    rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
+    try:
+        with rundir.hold(run_dir) if rank_zero else contextlib.nullcontext():
+            if multirun and rank_zero and "resume" in cfg and not cfg.get("resume"):
+                attempt = rundir.previous_attempt(run_dir, overrides, ignored)
+                if attempt == "completed":
+                    record = json.loads((run_dir / "metrics.json").read_text())
+                    log.info("%s completed in an earlier attempt: skipped", run_dir)
+                    print(f"{program}: {run_dir}: completed before, skipped", file=sys.stderr)
+                    return float(record.get(objective, float("nan")))
+                if attempt == "resumable":
+                    log.info("%s was interrupted: resuming from its last.ckpt", run_dir)
+                    print(f"{program}: {run_dir}: interrupted before, resuming", file=sys.stderr)
+                    cfg = cfg.copy()
+                    cfg.resume = str(run_dir)
+                elif (run_dir / "metrics.json").is_file():
+                    print(
+                        f"{program}: {run_dir}: failed or changed, starting over", file=sys.stderr
+                    )
+            return _run_and_record(cfg, overrides, multirun, group, run_fn, objective, run_dir)
+    except rundir.RunDirBusy as e:
+        print(f"{program}: error: {e}", file=sys.stderr)
+        if not multirun:
+            raise SystemExit(1) from None
+        return float("nan")
+
+
+def _run_and_record(
+    cfg: DictConfig,
+    overrides: list[str],
+    multirun: bool,
+    group: str | None,
+    run_fn: Callable[..., dict[str, Any]],
+    objective: str,
+    run_dir: Path,
+) -> float:
+    stopped: list[int] = []  # signals received during the run
+
+    def on_stop(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+        raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
+
+    # Both are recorded: the loader workers get the signal too, and their death may surface
+    # first, as a RuntimeError, before the KeyboardInterrupt does.
+    previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    (run_dir / "error.log").unlink(missing_ok=True)  # an earlier attempt's, resumed or redone
+    try:
+        return run_fn(cfg, overrides, group)[objective]
+    except (Exception, KeyboardInterrupt, SystemExit) as error:
+        # Lightning ends a Ctrl-C with SystemExit; a SIGTERM to the process group may first kill
+        # the loader workers, which surfaces as a RuntimeError: both are interruptions.
+        interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or bool(stopped)
+        message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
+        (run_dir / "error.log").write_text(traceback.format_exc())
+        write_json(
+            run_dir / "metrics.json",
+            {
+                "status": "interrupted" if interrupted else "failed",
+                "error": message,
+                "overrides": overrides,
+                "run_dir": str(run_dir),
+                "resumable": (run_dir / "checkpoints" / "last.ckpt").is_file(),
+            },
+        )
+        print(
+            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, traceback in error.log)",
+            file=sys.stderr,
+        )
+        if interrupted or not multirun:
+            raise SystemExit(130 if interrupted else 1) from None
+        return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
