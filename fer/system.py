@@ -44,30 +44,76 @@ def stage_metrics(num_classes: int) -> MetricCollection:
     )
 
 
-class EmotionClassifier(L.LightningModule):
+class FaceModule(L.LightningModule):
+    """What fer's LightningModules share: the plain model they train (`self.net`, built from its
+    config), faces in as uint8 and normalised the one way (fer.preprocess), channels-last where
+    asked, and the optimiser and schedule from the `optimizer` and `scheduler` configs.
+
+    Its arguments and a subclass's own are the module's hyperparameters (primitives only, so
+    checkpoints stay weights_only-loadable)."""
+
     def __init__(
         self,
         model: dict[str, Any],
         optimizer: dict[str, Any],
         scheduler: dict[str, Any],
-        label_smoothing: float = 0.0,
-        class_weights: list[float] | None = None,
         channels_last: bool = True,
-        classes: list[str] = list(CLASSES),  # noqa: B006 - stored as a primitive hyperparameter
-        input_size: int = IMAGE_SIZE,
-        channels: int = 1,
         mean: float = MEAN,
         std: float = STD,
         equalized: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()  # primitives only: checkpoints stay weights_only-loadable
-        self.net = prepare_for_training(build_model(model), model)
-        self.frozen_backbone = bool(model.get("freeze"))
-        if self.frozen_backbone:
-            self.net.backbone.eval()  # Lightning restores the modes it finds here after validating
+        self.save_hyperparameters()  # with the subclass's arguments
+        self.net = self.build_net(model)
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+
+    def build_net(self, model: dict[str, Any]) -> torch.nn.Module:
+        """The network from its config (a subclass may prepare it further)."""
+        return build_model(model)
+
+    def faces_in(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, H, W) grey or (B, H, W, 3) RGB faces, normalised; a float tensor is taken as
+        normalised already."""
+        hp = self.hparams
+        x = (
+            normalize(images, hp.mean, hp.std, hp.equalized)
+            if images.dtype == torch.uint8
+            else images
+        )
+        return x.contiguous(memory_format=torch.channels_last) if hp.channels_last else x
+
+    def optimizer_groups(self) -> Any:
+        """What the optimiser updates (parameters or parameter groups)."""
+        return self.parameters()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        return configure_optimization(
+            self.optimizer_groups(),
+            self.hparams.optimizer,
+            self.hparams.scheduler,
+            int(self.trainer.estimated_stepping_batches),
+            self.trainer.max_epochs,
+        )
+
+
+class EmotionClassifier(FaceModule):
+    """Faces to emotions: cross-entropy (hard labels or label distributions), per-stage metrics,
+    per-class recall, and per-image predictions recorded for the selected checkpoint."""
+
+    def __init__(
+        self,
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | None = None,
+        classes: list[str] = list(CLASSES),  # noqa: B006 - stored as a primitive hyperparameter
+        input_size: int = IMAGE_SIZE,
+        channels: int = 1,
+        **face: Any,
+    ) -> None:
+        super().__init__(**face)  # model, optimizer, scheduler, channels_last, mean, std, ...
+        self.frozen_backbone = bool(self.hparams.model.get("freeze"))
+        if self.frozen_backbone:
+            self.net.backbone.eval()  # Lightning restores the modes it finds here after validating
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
         self.metrics = torch.nn.ModuleDict(
@@ -77,6 +123,9 @@ class EmotionClassifier(L.LightningModule):
         self._last_val: dict[str, float] = {}
         self.val_acc_best = MaxMetric()
         self._recorded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def build_net(self, model: dict[str, Any]) -> torch.nn.Module:
+        return prepare_for_training(build_model(model), model)
 
     def train(self, mode: bool = True) -> EmotionClassifier:
         """A frozen backbone stays in eval mode: its norm statistics do not drift either."""
@@ -88,14 +137,7 @@ class EmotionClassifier(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (B, H, W) grey or (B, H, W, 3) RGB faces, or normalised float (B, C, H, W)
         -> logits (B, classes)."""
-        x = (
-            normalize(images, self.hparams.mean, self.hparams.std, self.hparams.equalized)
-            if images.dtype == torch.uint8
-            else images
-        )
-        if self.hparams.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return self.net(self.faces_in(images))
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, targets = batch  # labels, or label distributions (data.targets=soft)
@@ -193,18 +235,11 @@ class EmotionClassifier(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        groups = param_groups(
+    def optimizer_groups(self) -> Any:
+        return param_groups(
             self.net,
             self.hparams.optimizer.get("lr", 0.0),
             self.hparams.model.get("backbone_lr_mult", 1.0),
-        )
-        return configure_optimization(
-            groups,
-            self.hparams.optimizer,
-            self.hparams.scheduler,
-            int(self.trainer.estimated_stepping_batches),
-            self.trainer.max_epochs,
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer.models import build_model
-from fer.optim import configure_optimization
-from fer.preprocess import MEAN, STD, normalize
+from fer.system import FaceModule
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -42,27 +39,21 @@ def knn_accuracy(
     return float((votes.argmax(1) == labels).float().mean())
 
 
-class SimCLR(L.LightningModule):
+class SimCLR(FaceModule):
+    """SimCLR pretraining of `self.net`'s backbone (with a projection MLP that is not kept) and
+    the kNN monitor on PublicTest."""
+
     def __init__(
         self,
-        model: dict[str, Any],
-        optimizer: dict[str, Any],
-        scheduler: dict[str, Any],
         temperature: float = 0.2,
         proj_hidden: int = 512,
         proj_dim: int = 128,
         knn_k: int = 20,
-        channels_last: bool = True,
-        mean: float = MEAN,
-        std: float = STD,
+        **face: Any,
     ) -> None:
-        super().__init__()
         if temperature <= 0:
             raise ValueError(f"ssl.temperature must be positive, got {temperature}")
-        self.save_hyperparameters()
-        self.net = build_model(model)
-        if channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
+        super().__init__(**face)  # model, optimizer, scheduler, channels_last, mean, std
         self.projector = nn.Sequential(
             nn.Linear(self.net.num_features, proj_hidden),
             nn.BatchNorm1d(proj_hidden),
@@ -74,10 +65,7 @@ class SimCLR(L.LightningModule):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 faces (B, H, W) -> encoder embeddings (B, D)."""
-        x = normalize(images, self.hparams.mean, self.hparams.std)
-        if self.hparams.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net.embed(x)
+        return self.net.embed(self.faces_in(images))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
         v1, v2 = batch
@@ -102,12 +90,3 @@ class SimCLR(L.LightningModule):
             acc = knn_accuracy(bank, bank_labels, query, labels, self.hparams.knn_k)
             self.log("val/knn_acc", acc, prog_bar=True, add_dataloader_idx=False)
         self._embeddings, self._labels = {}, {}
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        return configure_optimization(
-            self.parameters(),
-            self.hparams.optimizer,
-            self.hparams.scheduler,
-            int(self.trainer.estimated_stepping_batches),
-            self.trainer.max_epochs,
-        )
