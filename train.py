@@ -8,13 +8,14 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    from fer.train import main as run_main  # imported late: `--help` stays fast
+    from fer.run.lifecycle import run_job  # imported late: `--help` stays fast
+    from fer.train import run
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     group = hydra_cfg.sweep.dir if multirun else None
     ignored = list(hydra_cfg.job.config.override_dirname.exclude_keys)  # not the job's identity
-    return run_main(cfg, list(hydra_cfg.overrides.task), multirun, group, ignored=ignored)
+    return run_job(cfg, list(hydra_cfg.overrides.task), multirun, group, run, ignored=ignored)
 
 
 if __name__ == "__main__":

@@ -8,20 +8,18 @@ directory; `python train.py model.init_from=RUN_DIR` starts a classifier from it
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from fer.callbacks import RunStats, last_checkpoint
-from fer.io import write_json
-from fer.loggers import wandb_experiment
-from fer.naming import run_name
+from fer.run.callbacks import RunStats, last_checkpoint
+from fer.run.lifecycle import make_trainer, start_record, wandb_finished
+from fer.run.loggers import wandb_experiment
+from fer.run.naming import run_name
 from fer.ssl.data import PretrainData
 from fer.ssl.simclr import SimCLR
-from fer.train import make_trainer
 from fer.transfer import ENCODER_FILE, save_encoder
 
 log = logging.getLogger(__name__)
@@ -33,10 +31,7 @@ def run(
     """Pretrain, save the encoder, return what metrics.json holds."""
     overrides = list(overrides or [])
     run_dir = Path(cfg.paths.output_dir)
-    record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
-    write_json(run_dir / "metrics.json", record)
-    started = time.perf_counter()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    record = start_record(cfg, run_dir, overrides)
     ssl = OmegaConf.to_container(cfg.ssl, resolve=True)
     if ssl.pop("method", "simclr") != "simclr":
         raise ValueError(f"unknown ssl.method {cfg.ssl.method!r}; valid choices: simclr")
@@ -64,8 +59,7 @@ def run(
     params = sum(p.numel() for p in system.net.backbone.parameters())
     log.info("SimCLR pretraining of %s: %s encoder parameters", model_cfg["name"], f"{params:,}")
     experiment = wandb_experiment(loggers)
-    exit_code = 1
-    try:
+    with wandb_finished(experiment):
         trainer.fit(system, datamodule=data)
         if trainer.interrupted:
             raise KeyboardInterrupt
@@ -78,20 +72,8 @@ def run(
             artifact = wandb.Artifact(f"encoder-{experiment.id}", type="model", metadata=info)
             artifact.add_file(str(encoder))
             experiment.log_artifact(artifact)
-        exit_code = 0
-    finally:
-        if experiment is not None:
-            experiment.finish(exit_code=exit_code)
-    record.update(
-        status="completed",
-        knn_acc=knn,
-        encoder=str(encoder),
-        params=params,
-        epochs=trainer.current_epoch,
-        wall_time_s=round(time.perf_counter() - started, 2),
-        train_images_per_s=round(stats.images_per_s, 1),
-        precision=precision,
+    values = record.complete(
+        trainer, stats, precision, knn_acc=knn, encoder=str(encoder), params=params
     )
-    write_json(run_dir / "metrics.json", record)
     log.info("encoder written to %s (kNN accuracy on PublicTest %.4f)", encoder, knn)
-    return record
+    return values

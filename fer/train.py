@@ -1,23 +1,15 @@
 """Compose one training run from the Hydra config: data, model, trainer; fit, test, record.
 
 `run(cfg)` trains, selects the best checkpoint on val (PublicTest), tests it on PrivateTest once
-and writes `metrics.json` into the run directory. `main(cfg)` wraps it for `train.py`: a failure
-is recorded in the run directory as `status: failed` (with the traceback in `error.log`), and in
-a multirun the sweep goes on with the next job.
+and writes `metrics.json` into the run directory. `train.py` runs it through
+`fer.run.lifecycle.run_job`: a failure is recorded in the run directory as `status: failed` (with
+the traceback in `error.log`), and in a multirun the sweep goes on with the next job.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import json
 import logging
-import os
-import signal
-import sys
-import time
-import traceback
-from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +17,18 @@ import lightning as L
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from fer import rundir
-from fer.callbacks import RunStats, last_checkpoint
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
 from fer.data.hdf5 import FER2013, DatasetMeta, dataset_meta
-from fer.io import write_json
-from fer.loggers import build_loggers, link_into_sweep, wandb_experiment
-from fer.models.factory import MODELS, architecture
-from fer.naming import run_name
-from fer.predictions import write_predictions
-from fer.runtime import hardware, resolve_precision
+from fer.models.factory import architecture, model_builder
+from fer.run.callbacks import RunStats, last_checkpoint
+from fer.run.lifecycle import make_trainer, start_record, wandb_finished
+from fer.run.loggers import link_into_sweep, wandb_experiment
+from fer.run.naming import run_name
+from fer.run.predictions import write_predictions
 from fer.system import EmotionClassifier
 
 log = logging.getLogger(__name__)
-OWN_TRAINER_KEYS = ("precision", "channels_last")  # handled here, not passed to L.Trainer as is
 
 
 def model_for_data(model: dict[str, Any], meta: DatasetMeta) -> dict[str, Any]:
@@ -48,7 +37,9 @@ def model_for_data(model: dict[str, Any], meta: DatasetMeta) -> dict[str, Any]:
     checkpoints stay as they were. The torchvision and Hugging Face backbones take no channels
     or size: they resize any input and see grey as RGB."""
     model = dict(model)
-    takes = inspect.signature(MODELS[architecture(model)[0]]).parameters  # before it is built
+    takes = inspect.signature(
+        model_builder(architecture(model)[0])
+    ).parameters  # before it is built
     if len(meta.classes) != len(FER2013.classes):
         model["num_classes"] = len(meta.classes)
     if meta.channels != FER2013.channels and "in_chans" in takes:  # others adapt grey/RGB
@@ -67,10 +58,7 @@ def run(
     if cfg.get("resume"):
         cfg, resume_from = _resume_config(cfg, overrides)
     run_dir = Path(cfg.paths.output_dir)
-    record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
-    write_json(run_dir / "metrics.json", record)
-    started = time.perf_counter()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    record = start_record(cfg, run_dir, overrides)
 
     data = FERDataModule(
         **OmegaConf.to_container(cfg.data, resolve=True),
@@ -115,8 +103,7 @@ def run(
     experiment = wandb_experiment(loggers)
     if experiment is not None and group:
         link_into_sweep(experiment, Path(group))
-    exit_code = 1
-    try:
+    with wandb_finished(experiment):
         trainer.fit(system, datamodule=data, ckpt_path=resume_from)
         if trainer.interrupted:
             raise KeyboardInterrupt
@@ -129,7 +116,6 @@ def run(
         test = trainer.test(system, datamodule=data, ckpt_path=best, verbose=False)[0]
         predictions["test"] = system.recorded_predictions()
         if not trainer.is_global_zero:  # DDP: other ranks leave the recording to rank 0
-            exit_code = 0
             return {
                 "status": "completed",
                 "val_acc_best": best_score(checkpoint),
@@ -158,165 +144,29 @@ def run(
             figures = write_run_figures(run_dir, Path(best), test_set.images, test_set.labels)
             if experiment is not None:
                 log_run_figures(experiment, figures, test_set.images, test_set.labels, Path(best))
-        exit_code = 0
-    finally:
-        if experiment is not None:
-            experiment.finish(exit_code=exit_code)
-    record.update(
-        status="completed",
+    values = record.complete(
+        trainer,
+        stats,
+        precision,
         val={k.removeprefix("val/"): float(v) for k, v in val.items()},
         test={k.removeprefix("test/"): float(v) for k, v in test.items()},
         val_acc_best=best_score(checkpoint),
         params=params,
-        epochs=trainer.current_epoch,
-        wall_time_s=round(time.perf_counter() - started, 2),
-        train_images_per_s=round(stats.images_per_s, 1),
-        precision=precision,
-        hardware=hardware(),  # where it trained: times are read with it
         best_checkpoint=str(best),
     )
-    write_json(run_dir / "metrics.json", record)
     log.info(
         "val acc %.4f, test acc %.4f (best epoch checkpoint %s)",
-        record["val"]["acc"],
-        record["test"]["acc"],
+        values["val"]["acc"],
+        values["test"]["acc"],
         best,
     )
-    return record
+    return values
 
 
 def best_score(checkpoint: L.pytorch.callbacks.ModelCheckpoint) -> float:
     """The selected checkpoint's val accuracy; NaN only when there is none (0.0 is a score)."""
     score = checkpoint.best_model_score
     return float("nan") if score is None else float(score)
-
-
-def make_trainer(
-    cfg: DictConfig,
-    run_dir: Path,
-    name: str,
-    group: str | None,
-    hparams: dict[str, Any],
-    callbacks: list[L.Callback],
-) -> tuple[L.Trainer, list[Any], str]:
-    """The Lightning Trainer of a run, its loggers (with a learning-rate monitor when there are
-    any) and the resolved precision (bf16-mixed where the hardware supports it)."""
-    loggers = build_loggers(
-        OmegaConf.to_container(cfg.logger, resolve=True), run_dir, name, group, hparams
-    )
-    if loggers:
-        callbacks = [*callbacks, L.pytorch.callbacks.LearningRateMonitor(logging_interval="epoch")]
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    precision = resolve_precision(trainer_cfg["precision"], trainer_cfg.get("accelerator", "auto"))
-    trainer = L.Trainer(
-        **{k: v for k, v in trainer_cfg.items() if k not in OWN_TRAINER_KEYS},
-        precision=precision,
-        default_root_dir=run_dir,
-        callbacks=callbacks,
-        logger=loggers or False,
-    )
-    return trainer, loggers, precision
-
-
-def main(
-    cfg: DictConfig,
-    overrides: list[str],
-    multirun: bool,
-    group: str | None,
-    run_fn: Callable[..., dict[str, Any]] = run,
-    objective: str = "val_acc_best",
-    ignored: Collection[str] = (),
-) -> float:
-    """Run and record how it ended; return the objective for sweepers (NaN when it failed).
-
-    The run directory is held by this process for the run (a second process is refused). A
-    re-run sweep skips its completed jobs and resumes interrupted ones from last.ckpt. Ctrl-C
-    (SIGINT) and SIGTERM (what `timeout` and schedulers send) are recorded as `interrupted`,
-    leaving last.ckpt to resume from. `run_fn` is `run` for train.py and `fer.pretrain.run` for
-    pretrain.py. `ignored`: override keys that do not tell jobs apart (Hydra's
-    `override_dirname.exclude_keys`): a completed job re-run with only those changed is skipped."""
-    run_dir = Path(cfg.paths.output_dir)
-    if cfg.get("resume"):
-        try:  # the run being resumed is the one to hold; run() explains a bad path
-            run_dir = resolve_checkpoint(cfg.resume, which="last").parent.parent
-        except CheckpointError:
-            pass
-    program = Path(sys.argv[0]).name
-    # DDP's other ranks re-run this script into the same directory: rank 0 holds it for them.
-    rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
-    try:
-        with rundir.hold(run_dir) if rank_zero else contextlib.nullcontext():
-            if multirun and rank_zero and "resume" in cfg and not cfg.get("resume"):
-                attempt = rundir.previous_attempt(run_dir, overrides, ignored)
-                if attempt == "completed":
-                    record = json.loads((run_dir / "metrics.json").read_text())
-                    log.info("%s completed in an earlier attempt: skipped", run_dir)
-                    print(f"{program}: {run_dir}: completed before, skipped", file=sys.stderr)
-                    return float(record.get(objective, float("nan")))
-                if attempt == "resumable":
-                    log.info("%s was interrupted: resuming from its last.ckpt", run_dir)
-                    print(f"{program}: {run_dir}: interrupted before, resuming", file=sys.stderr)
-                    cfg = cfg.copy()
-                    cfg.resume = str(run_dir)
-                elif (run_dir / "metrics.json").is_file():
-                    print(
-                        f"{program}: {run_dir}: failed or changed, starting over", file=sys.stderr
-                    )
-            return _run_and_record(cfg, overrides, multirun, group, run_fn, objective, run_dir)
-    except rundir.RunDirBusy as e:
-        print(f"{program}: error: {e}", file=sys.stderr)
-        if not multirun:
-            raise SystemExit(1) from None
-        return float("nan")
-
-
-def _run_and_record(
-    cfg: DictConfig,
-    overrides: list[str],
-    multirun: bool,
-    group: str | None,
-    run_fn: Callable[..., dict[str, Any]],
-    objective: str,
-    run_dir: Path,
-) -> float:
-    stopped: list[int] = []  # signals received during the run
-
-    def on_stop(signum: int, frame: Any) -> None:
-        stopped.append(signum)
-        raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
-
-    # Both are recorded: the loader workers get the signal too, and their death may surface
-    # first, as a RuntimeError, before the KeyboardInterrupt does.
-    previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    (run_dir / "error.log").unlink(missing_ok=True)  # an earlier attempt's, resumed or redone
-    try:
-        return run_fn(cfg, overrides, group)[objective]
-    except (Exception, KeyboardInterrupt, SystemExit) as error:
-        # Lightning ends a Ctrl-C with SystemExit; a SIGTERM to the process group may first kill
-        # the loader workers, which surfaces as a RuntimeError: both are interruptions.
-        interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or bool(stopped)
-        message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
-        (run_dir / "error.log").write_text(traceback.format_exc())
-        write_json(
-            run_dir / "metrics.json",
-            {
-                "status": "interrupted" if interrupted else "failed",
-                "error": message,
-                "overrides": overrides,
-                "run_dir": str(run_dir),
-                "resumable": (run_dir / "checkpoints" / "last.ckpt").is_file(),
-            },
-        )
-        print(
-            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, traceback in error.log)",
-            file=sys.stderr,
-        )
-        if interrupted or not multirun:
-            raise SystemExit(130 if interrupted else 1) from None
-        return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _resume_config(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, str]:

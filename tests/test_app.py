@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from fer.app.analysis import analyze_clip, analyze_photo
+from fer.app.results import analyze_clip, analyze_photo
 from fer.inference.predictor import Predictor
 from fer.labels import CLASSES
 

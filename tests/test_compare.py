@@ -15,9 +15,9 @@ from fer.analysis.compare import seed_table
 from fer.analysis.report import prose_words, run_label
 from fer.cli.compare import main
 from fer.cli.report import main as report_main
-from fer.loggers import build_loggers
-from fer.naming import run_name
-from fer.runs import find_runs, read_run
+from fer.run.loggers import build_loggers
+from fer.run.naming import run_name
+from fer.run.records import find_runs, read_run
 
 
 def fabricate(
@@ -203,7 +203,7 @@ def test_logger_choices(tmp_path, monkeypatch):
 def test_report_fills_notes_draws_confusion_from_predictions_and_shows_viz(sweep, tmp_path):
     import numpy as np
 
-    from fer.predictions import write_predictions
+    from fer.run.predictions import write_predictions
 
     best = sweep / "2"  # the best by val: no figures, no weights kept, predictions saved
     labels = np.array([0, 0, 1, 3, 3, 6])

@@ -200,7 +200,7 @@ def rgb_faces(per_class: int, seed: int, size: int = 64, classes: int = 8):
 
 
 def test_a_64px_rgb_8_class_set_trains_evaluates_predicts_and_runs_on_video(tmp_path, capsys):
-    from fer.app.analysis import analyze_photo
+    from fer.app.results import analyze_photo
     from fer.cli.predict import main as predict_main
     from fer.inference.video import analyze_video
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fer.data.hdf5 import read_split
-from fer.predictions import read_predictions
+from fer.run.predictions import read_predictions
 from fer.train import run
 
 from conftest import config, read_metrics

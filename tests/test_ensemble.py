@@ -165,6 +165,9 @@ def test_kept_members_ship_as_the_ensemble_selected_on_publictest(
     assert result.returncode == 0, result.stderr
     a, b = (json.loads((models / f"{n}.json").read_text()) for n in "ab")
     assert b["init_from"] == "a"  # lineage: b started from a's weights, and its time includes a's
+    manifest = (models / "MANIFEST.md").read_text().splitlines()  # rewritten as members are kept
+    assert [line.split(" | ")[0] for line in manifest if line.startswith("| a |")] == ["| a"]
+    assert any(line.startswith("| b |") and "| a |" in line for line in manifest)  # started from a
     assert b["hardware"] == json.loads((child / "metrics.json").read_text())["hardware"]
     assert b["total_training_wall_time_s"] == pytest.approx(
         a["training_wall_time_s"] + b["training_wall_time_s"]

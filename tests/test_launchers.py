@@ -11,8 +11,8 @@ from test_training import train_cli
 
 from fer.analysis.evaluate import evaluate
 from fer.data.hdf5 import read_split
-from fer.predictions import read_predictions
-from fer.runs import find_runs
+from fer.run.predictions import read_predictions
+from fer.run.records import find_runs
 
 TINY = ["model.width=4", "figures=false", "data.eval_limit=28"]
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from fer.app.live import live_router
+from fer.app.live_view import live_router
 from fer.inference.faces import FaceDetector, TrackingDetector
 from fer.inference.frames import Frame, LiveSource, VideoError, camera_source, sample_frames
 from fer.inference.live import LiveSession
@@ -154,7 +154,7 @@ def test_browser_frame_routes(predictor, tmp_path):
 
 
 def test_a_busy_model_drops_the_frame_instead_of_queueing_it(predictor, tmp_path):
-    from fer.app.live import LiveSessions
+    from fer.app.live_view import LiveSessions
 
     sessions = LiveSessions(predictor, tmp_path)
     jpeg = cv2.imencode(".jpg", np.full((120, 160, 3), 90, np.uint8))[1].tobytes()
@@ -187,7 +187,7 @@ def test_a_file_as_camera_is_recorded_and_analysed(tmp_path, capsys):
 def test_paths_of_a_saved_session_do_not_escape(tmp_path, predictor):
     from fastapi import HTTPException
 
-    from fer.app.live import LiveSessions
+    from fer.app.live_view import LiveSessions
 
     sessions = LiveSessions(predictor, tmp_path)
     (tmp_path.parent / "summary.json").write_text("{}")  # what ../summary.json would reach

@@ -24,8 +24,8 @@ from fer.analysis.stats import (
     verdict,
 )
 from fer.cli.compare import main
-from fer.predictions import write_predictions
-from fer.runs import find_runs
+from fer.run.predictions import write_predictions
+from fer.run.records import find_runs
 
 N = 600  # test images
 CLASSES = 7

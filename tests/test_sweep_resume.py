@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer.rundir import RunDirBusy, hold, previous_attempt
+from fer.run.directory import RunDirBusy, hold, previous_attempt
 
 from conftest import QUIET, REPO, read_metrics
 

@@ -20,11 +20,12 @@ from fer.checkpoint import load_model
 from fer.data.hdf5 import read_split
 from fer.labels import CLASSES
 from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
-from fer.predictions import read_predictions
 from fer.preprocess import normalize
+from fer.run.lifecycle import run_job
+from fer.run.predictions import read_predictions
 from fer.runtime import hardware, resolve_precision
 from fer.system import EmotionClassifier
-from fer.train import main, run
+from fer.train import run
 
 from conftest import QUIET, REPO, config, read_metrics
 
@@ -113,7 +114,7 @@ def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path, caplog):
     logging.getLogger("fer.system").addHandler(interrupt)
     try:
         with pytest.raises(SystemExit) as exit_:
-            main(cfg, overrides=[], multirun=False, group=None)
+            run_job(cfg, overrides=[], multirun=False, group=None, run_fn=run)
     finally:
         logging.getLogger("fer.system").removeHandler(interrupt)
     assert exit_.value.code == 130
@@ -166,12 +167,14 @@ def test_nan_loss_stops_the_run_with_a_clear_failure(tiny_h5, tmp_path, capsys):
         "trainer.precision=32",
     )
     with pytest.raises(SystemExit) as exit_:
-        main(cfg, overrides=[], multirun=False, group=None)
+        run_job(cfg, overrides=[], multirun=False, group=None, run_fn=run)
     assert exit_.value.code == 1
     saved = read_metrics(tmp_path)
     assert saved["status"] == "failed" and "diverged" in saved["error"]
     assert "diverged" in capsys.readouterr().err and (tmp_path / "error.log").is_file()
-    assert math.isnan(main(cfg, overrides=[], multirun=True, group=None))  # a sweep goes on
+    assert math.isnan(
+        run_job(cfg, overrides=[], multirun=True, group=None, run_fn=run)
+    )  # a sweep goes on
 
 
 def test_group_choices_and_value_overrides_compose(tiny_h5, tmp_path):

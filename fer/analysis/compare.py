@@ -17,8 +17,8 @@ import numpy as np
 from fer.analysis.compare_plots import write_plots
 from fer.analysis.stats import AxisEffect, Comparison, Configuration, axis_effects, compare
 from fer.io import atomic_path
-from fer.predictions import read_predictions
-from fer.runs import Run
+from fer.run.predictions import read_predictions
+from fer.run.records import Run
 
 # statistics(): comparisons with the best configuration, main effects, configurations left out
 Statistics = tuple[list[Comparison], list[AxisEffect], int]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from fer.analysis.stats import NOT_SIGNIFICANT, SIGNIFICANT, TOO_FEW, AxisEffect
-from fer.naming import run_name
-from fer.runs import Run
+from fer.run.naming import run_name
+from fer.run.records import Run
 
 VERDICT_COLOURS = {SIGNIFICANT: "tab:red", NOT_SIGNIFICANT: "tab:grey", TOO_FEW: "silver"}
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from fer.analysis.runs import RunRef, resolve_run
+from fer.analysis.model_ref import RunRef, resolve_run
 from fer.analysis.scoring import score_faces
 from fer.analysis.wandb_log import log_to_run
 from fer.data.hdf5 import DatasetMeta, dataset_meta, read_split

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from fer.checkpoint import CheckpointError, resolve_checkpoint
-from fer.runs import find_runs
+from fer.run.records import find_runs
 
 DEFAULT_DATA = Path("data/fer2013.h5")
 

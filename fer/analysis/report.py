@@ -34,8 +34,8 @@ from fer.analysis.compare import (
 from fer.analysis.stats import AxisEffect, Comparison
 from fer.io import atomic_path
 from fer.labels import CLASSES
-from fer.predictions import read_predictions
-from fer.runs import Run, best_run, configured_axes, find_runs
+from fer.run.predictions import read_predictions
+from fer.run.records import Run, best_run, configured_axes, find_runs
 
 YOURS = (
     "> ✍️ **Your observations:** _replace this line with what you see and why you think it happens._"

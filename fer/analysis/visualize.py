@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from fer.analysis.evaluate import split_data
-from fer.analysis.runs import resolve_run
+from fer.analysis.model_ref import resolve_run
 from fer.checkpoint import load_model
 from fer.models.ensemble import Ensemble
 from fer.preprocess import normalize

@@ -1,5 +1,5 @@
 """The Gradio page: Image, Video, Webcam (snapshot, recording, live view) and Model tabs over
-`fer.app.analysis` and `fer.app.live`.
+`fer.app.results` and `fer.app.live_view`.
 
 Gradio because it serves a complete page from one Python process with upload, webcam capture,
 progress and file download built in, and its front end ships inside the wheel: with analytics
@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd  # a Gradio dependency
 
-from fer.app.analysis import analyze_clip, analyze_photo, model_card
+from fer.app.results import analyze_clip, analyze_photo, model_card
 from fer.inference.predictor import Predictor
 from fer.inference.rows import header
 

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from fastapi import FastAPI
 
-    from fer.app.live import live_router
+    from fer.app.live_view import live_router
     from fer.app.ui import THEME, build_app
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="fer-app-"))

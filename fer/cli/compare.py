@@ -19,7 +19,7 @@ from fer.analysis.compare import (
     wandb_summaries,
     write_outputs,
 )
-from fer.runs import best_run, find_runs
+from fer.run.records import best_run, find_runs
 
 
 def format_table(header: list[str], rows: list[list[str]]) -> str:

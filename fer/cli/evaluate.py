@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from fer.analysis.evaluate import SPLITS, evaluate, format_report, summarize
-from fer.analysis.runs import is_sweep, sweep_runs
+from fer.analysis.model_ref import is_sweep, sweep_runs
 from fer.checkpoint import CheckpointError
 from fer.cli.options import add_tta
 from fer.data.hdf5 import DatasetError

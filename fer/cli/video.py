@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from fer.cli.options import add_tta
 from fer.labels import CLASSES
-from fer.runs import best_run, find_runs
+from fer.run.records import best_run, find_runs
 
 
 def resolve_model(model: str | None) -> str | None:

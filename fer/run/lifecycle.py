@@ -19,54 +19,56 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-from fer import rundir
-from fer.callbacks import RunStats
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.io import write_json
-from fer.loggers import build_loggers
+from fer.run import directory as rundir
+from fer.run.callbacks import RunStats
+from fer.run.loggers import build_loggers
 from fer.runtime import hardware, resolve_precision
 
 log = logging.getLogger(__name__)
 OWN_TRAINER_KEYS = ("precision", "channels_last")  # handled here, not passed to L.Trainer as is
 
 
-def start_record(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[dict, float]:
-    """Mark the run as running in its metrics.json and seed everything; returns the record to
-    complete and the start time (time.perf_counter)."""
-    record: dict[str, Any] = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
-    write_json(run_dir / "metrics.json", record)
+@dataclass
+class Record:
+    """A run's metrics.json as the run goes: `running` from the start, `completed` at the end."""
+
+    run_dir: Path
+    values: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+
+    def complete(
+        self, trainer: L.Trainer, stats: RunStats, precision: str, **results: Any
+    ) -> dict[str, Any]:
+        """Mark the run completed with `results` and what every run records: epochs, wall
+        time, training images/s, precision and the hardware it ran on; returns the record."""
+        self.values.update(
+            status="completed",
+            **results,
+            epochs=trainer.current_epoch,
+            wall_time_s=round(time.perf_counter() - self.started, 2),
+            train_images_per_s=round(stats.images_per_s, 1),
+            precision=precision,
+            hardware=hardware(),  # where it trained: times are read with it
+        )
+        write_json(self.run_dir / "metrics.json", self.values)
+        return self.values
+
+
+def start_record(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> Record:
+    """Mark the run as running in its metrics.json and seed everything."""
+    values = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
+    write_json(run_dir / "metrics.json", values)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    return record, time.perf_counter()
-
-
-def complete_record(
-    record: dict[str, Any],
-    run_dir: Path,
-    started: float,
-    trainer: L.Trainer,
-    stats: RunStats,
-    precision: str,
-    **results: Any,
-) -> dict[str, Any]:
-    """Mark the run completed in its metrics.json with `results` and what every run records:
-    epochs, wall time, training images/s, precision and the hardware it ran on."""
-    record.update(
-        status="completed",
-        **results,
-        epochs=trainer.current_epoch,
-        wall_time_s=round(time.perf_counter() - started, 2),
-        train_images_per_s=round(stats.images_per_s, 1),
-        precision=precision,
-        hardware=hardware(),  # where it trained: times are read with it
-    )
-    write_json(run_dir / "metrics.json", record)
-    return record
+    return Record(run_dir, values)
 
 
 @contextlib.contextmanager

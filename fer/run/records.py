@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from fer.naming import is_axis
+from fer.run.naming import is_axis
 
 BASELINE_FILE = "baseline.yaml"  # runs kept elsewhere that belong to a sweep (see above)
 

@@ -45,7 +45,7 @@ MUTATIONS = (
     Mutation(
         "resume-sweep",
         "a re-run sweep trains its interrupted job again from scratch",
-        "fer/train.py",
+        "fer/run/lifecycle.py",
         "cfg.resume = str(run_dir)",
         "cfg.resume = None",
         (
