@@ -3,7 +3,7 @@ crops it from a camera-like photo, to fine-tune a model on the crops it meets in
 
     python scripts/experiments/detected_training_set.py -o data/fer2013-detected.h5  # ~35 min
     python train.py experiment=cpu_best data.path=data/fer2013-detected.h5 \\
-        model.init_from=models/cnn-camera-s2.safetensors trainer.max_epochs=3 optimizer.lr=0.01
+        model.init_from=members/cnn-camera-s2.safetensors trainer.max_epochs=3 optimizer.lr=0.01
 
 Every training face (or --n of them, seeded) is put into its own camera-like photo
 (`fer.analysis.camera`, as the pipeline benchmark makes them), found by MTCNN and cut as the

@@ -1,11 +1,11 @@
-"""Keep a finished training run as an ensemble member: its weights and a card, in `models/`.
+"""Keep a finished training run as an ensemble member: its weights and a card, in `members/`.
 
     python scripts/release/export_member.py outputs/member-s1 --name cnn-s1
 
-Writes `models/NAME.safetensors` (the selected checkpoint's model, weights and `fer` metadata,
-no pickle) and `models/NAME.json` (the command, epochs, wall time, hardware and the run's own
+Writes `members/NAME.safetensors` (the selected checkpoint's model, weights and `fer` metadata,
+no pickle) and `members/NAME.json` (the command, epochs, wall time, hardware and the run's own
 PublicTest / PrivateTest accuracy). A run started from another member
-(`model.init_from=models/OTHER.safetensors`) records it as `init_from`, and its
+(`model.init_from=members/OTHER.safetensors`) records it as `init_from`, and its
 `total_training_wall_time_s` adds the parent's. Runs and checkpoints are not kept between
 sessions; these two files are, and `scripts/release/ship_model.py` builds the shipped ensemble
 from them.
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import yaml
 
-from fer.checkpoint import CheckpointError, export_model
-from fer.io import write_json
+from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_model
+from fer.io import atomic_path, write_json
 from fer.runtime import hardware
 
-MEMBERS = Path("models")
+MEMBERS = Path("members")
 
 
 def training_facts(metrics: dict) -> dict:
@@ -76,11 +76,51 @@ def run_command(run_dir: Path) -> str:
     return " ".join(["python train.py", *(o for o in overrides if not o.startswith(skip))])
 
 
+def write_manifest(members: Path = MEMBERS, shipped: Path = DEFAULT_MODEL) -> Path:
+    """`members/MANIFEST.md`: one row per kept member, from the cards beside the weights, with
+    the shipped model's members marked; rewritten whenever a member is kept."""
+    in_shipped: set[str] = set()
+    card_path = shipped.parent / "card.json"
+    if card_path.is_file():
+        in_shipped = {m["name"] for m in json.loads(card_path.read_text()).get("members", [])}
+    rows = []
+    for card_file in sorted(members.glob("*.json")):
+        card = json.loads(card_file.read_text())
+        minutes = card.get("total_training_wall_time_s", card["training_wall_time_s"]) / 60
+        rows.append(
+            f"| {card['name']} | {'yes' if card['name'] in in_shipped else ''} | "
+            f"{100 * card['val_accuracy']:.2f} | {card['epochs']} | {minutes:.0f} | "
+            f"{card.get('init_from') or ''} | `{card['command']}` |"
+        )
+    text = "\n".join(
+        [
+            "# Kept ensemble members",
+            "",
+            "Each member is `NAME.safetensors` (weights and fer metadata, no pickle) and its",
+            "card `NAME.json`, written by `scripts/release/export_member.py`;",
+            "`scripts/release/ship_model.py` chooses the shipped ensemble among them on",
+            "PublicTest. This table is rewritten from the cards each time a member is kept.",
+            "Minutes include the member it started from; commands recorded before this folder",
+            "was renamed from `models/` name `models/`.",
+            "",
+            "| member | in the shipped model | PublicTest % | epochs | minutes | started from "
+            "| command |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+    out = members / "MANIFEST.md"
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a completed training run directory")
-    parser.add_argument("--name", required=True, help="member name (file stem in models/)")
-    parser.add_argument("--out", type=Path, default=MEMBERS, help="folder (default models/)")
+    parser.add_argument("--name", required=True, help="member name (file stem in members/)")
+    parser.add_argument("--out", type=Path, default=MEMBERS, help="folder (default members/)")
     args = parser.parse_args(argv)
     try:
         metrics = json.loads((args.run_dir / "metrics.json").read_text())
@@ -104,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "val_accuracy": metrics["val"]["acc"],
     }
     write_json(args.out / f"{args.name}.json", card)
+    write_manifest(args.out)
     print(
         f"wrote {weights} and {args.name}.json: PublicTest {card['val_accuracy']:.4f}, "
         f"{card['training_wall_time_s'] / 60:.1f} min"

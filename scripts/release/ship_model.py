@@ -1,8 +1,8 @@
 """Ship the default model inside the package: fer/assets/default.safetensors + its card.
 
-    python scripts/release/ship_model.py models/cnn-light-s0 models/cnn-ft-s1 models/cnn-ft-s2 --select
+    python scripts/release/ship_model.py members/cnn-light-s0 members/cnn-ft-s1 members/cnn-ft-s2 --select
 
-Each MEMBER is a kept model (`models/NAME`: NAME.safetensors and its card NAME.json, from
+Each MEMBER is a kept model (`members/NAME`: NAME.safetensors and its card NAME.json, from
 scripts/release/export_member.py). One member ships as it is; several ship as their ensemble (the mean
 of their probabilities, in one file that loads wherever a single model does). `--select` first
 chooses, on PublicTest only, the subset of the members with the best accuracy (ties: fewer
@@ -350,7 +350,7 @@ into one grouped network, bf16 where the CPU has it; `scripts/bench/bench_predic
   faces are framed: a square of {FER2013.scale} box sizes, eyes levelled, {crops}
   (`fer/framing.py`; `--margin` overrides with one margin crop).
 
-Members (`models/`: each one's weights and card; a member started from another member's weights
+Members (`members/`: each one's weights and card; a member started from another member's weights
 names it under *from*, and its total time includes the parent's):
 
 | member | command | from | epochs | minutes | total minutes | precision, hardware | PublicTest |
@@ -408,7 +408,7 @@ def comparison_text(comparison: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "members", nargs="+", help="kept members: models/NAME (or NAME.safetensors)"
+        "members", nargs="+", help="kept members: members/NAME (or NAME.safetensors)"
     )
     parser.add_argument("--data", default="data/fer2013.h5", help="FER2013 HDF5 file")
     parser.add_argument(

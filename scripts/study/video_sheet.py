@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Draw sampled frames of a fer-video result with each face's box, the 48x48 "
         "crop the model classified and its label (frame's own and smoothed).",
         epilog="example: python scripts/study/video_sheet.py clip.mp4 video_results/clip "
-        "--model models/cnn-light-s0.safetensors",
+        "--model members/cnn-light-s0.safetensors",
     )
     parser.add_argument("video", type=Path, help="the video fer-video analysed")
     parser.add_argument("result", type=Path, help="fer-video's folder for it (frames.csv)")
