@@ -19,6 +19,7 @@ from torch import nn
 from fer.framing import FER2013, Framing
 from fer.io import atomic_path
 from fer.models import build_model
+from fer.models.factory import for_faces
 
 FORMAT_VERSION = 1
 # The model that ships inside the package (used when --model is omitted), if this build has one.
@@ -119,7 +120,7 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
         int(meta.get("channels", 1)),
         bool(meta.get("equalized", False)),
     )
-    model = build_model(info.model)
+    model = build_model(for_faces(info.model, info.mean, info.std))
     prefix = "net."
     state = {
         k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
@@ -231,6 +232,6 @@ def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
         state = load_file(str(path))
     except Exception as e:  # a damaged tensor section
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
-    model = build_model(info.model)
+    model = build_model(for_faces(info.model, info.mean, info.std))
     model.load_state_dict(state)
     return model.eval(), info

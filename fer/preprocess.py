@@ -11,14 +11,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-IMAGE_SIZE = 48  # FER2013's faces; a model's own size comes from its checkpoint
+from fer.fer2013 import IMAGE_SIZE, MEAN, STD  # defaults: a model's own come from its checkpoint
 
 # Image files fer reads (conversion and prediction alike).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
-
-# Mean and std of FER2013 Training pixels scaled to [0, 1]; stored in every checkpoint.
-MEAN = 0.5136
-STD = 0.3067
 
 
 def to_grey48(image: Image.Image | np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:

@@ -22,10 +22,10 @@ from torchmetrics.classification import (
 )
 
 from fer.checkpoint import checkpoint_metadata
-from fer.labels import CLASSES, IMAGE_SIZE
+from fer.fer2013 import CLASSES, IMAGE_SIZE, MEAN, STD
 from fer.models import build_model
 from fer.optim import configure_optimization
-from fer.preprocess import MEAN, STD, normalize
+from fer.preprocess import normalize
 from fer.transfer import param_groups, prepare_for_training
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.data.datamodule import FERDataModule
-from fer.data.hdf5 import FER2013, DatasetMeta, dataset_meta
-from fer.models.factory import architecture, model_builder
+from fer.data.hdf5 import FER2013_FILE, DatasetMeta, dataset_meta
+from fer.models.factory import architecture, for_faces, model_builder
 from fer.run.callbacks import RunStats, last_checkpoint
 from fer.run.lifecycle import make_trainer, start_record, wandb_finished
 from fer.run.loggers import link_into_sweep, wandb_experiment
@@ -34,17 +34,18 @@ log = logging.getLogger(__name__)
 def model_for_data(model: dict[str, Any], meta: DatasetMeta) -> dict[str, Any]:
     """The model config completed with what the data says: the number of classes, input
     channels and size where they differ from FER2013's (7, 1, 48), so FER2013 configs and
-    checkpoints stay as they were. The torchvision and Hugging Face backbones take no channels
-    or size: they resize any input and see grey as RGB."""
-    model = dict(model)
+    checkpoints stay as they were, and the faces' standardisation for the models that undo it.
+    The torchvision and Hugging Face backbones take no channels or size: they resize any input
+    and see grey as RGB."""
+    model = for_faces(dict(model), meta.mean, meta.std)
     takes = inspect.signature(
         model_builder(architecture(model)[0])
     ).parameters  # before it is built
-    if len(meta.classes) != len(FER2013.classes):
+    if len(meta.classes) != len(FER2013_FILE.classes):
         model["num_classes"] = len(meta.classes)
-    if meta.channels != FER2013.channels and "in_chans" in takes:  # others adapt grey/RGB
+    if meta.channels != FER2013_FILE.channels and "in_chans" in takes:  # others adapt grey/RGB
         model["in_chans"] = meta.channels
-    if meta.image_size != FER2013.image_size and "input_size" in takes:  # others resize
+    if meta.image_size != FER2013_FILE.image_size and "input_size" in takes:  # others resize
         model["input_size"] = meta.image_size
     return model
 
@@ -72,6 +73,8 @@ def run(
         classes=list(meta.classes),
         input_size=meta.image_size,
         channels=meta.channels,
+        mean=meta.mean,
+        std=meta.std,
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
         scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
         label_smoothing=cfg.loss.label_smoothing,

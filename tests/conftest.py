@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from fer.data.prepare import convert
-from fer.labels import CLASSES, USAGES
+from fer.fer2013 import CLASSES, USAGES
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -23,8 +23,8 @@ from urllib.parse import urlparse
 import pytest
 
 from fer.app.results import analyze_clip, analyze_photo
+from fer.fer2013 import CLASSES
 from fer.inference.predictor import Predictor
-from fer.labels import CLASSES
 
 from conftest import REPO, SHARED, make_camera_video, make_clip
 

@@ -17,10 +17,10 @@ from fer.cli.evaluate import main as eval_main
 from fer.cli.prepare import main as prepare_main
 from fer.data.datamodule import FERDataModule
 from fer.data.folders import canonical, parse_fractions
-from fer.data.hdf5 import FER2013, DatasetError, dataset_info, dataset_meta, read_split
+from fer.data.hdf5 import FER2013_FILE, DatasetError, dataset_info, dataset_meta, read_split
 from fer.data.sources import PrepareError
+from fer.fer2013 import CLASSES, USAGES
 from fer.inference.predictor import Predictor
-from fer.labels import CLASSES, USAGES
 
 from conftest import make_faces, trained_run
 
@@ -118,7 +118,7 @@ def test_a_format_1_file_still_opens(tmp_path):
         for usage in USAGES:
             f.create_group(usage).create_dataset("images", data=faces)
             f[usage].create_dataset("labels", data=labels)
-    assert dataset_meta(path) == FER2013
+    assert dataset_meta(path) == FER2013_FILE
     images, read_labels = read_split(path, "PrivateTest")
     np.testing.assert_array_equal(read_labels, labels)
 

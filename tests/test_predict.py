@@ -22,9 +22,9 @@ from fer.checkpoint import (
 )
 from fer.cli.predict import main
 from fer.data.hdf5 import read_split
+from fer.fer2013 import CLASSES
 from fer.inference.predictor import tta_views
 from fer.inference.rows import header
-from fer.labels import CLASSES
 from fer.preprocess import equalize, normalize
 
 from conftest import face_photo, read_metrics, trained_run

@@ -12,7 +12,7 @@ import pytest
 
 from fer.cli.prepare import main
 from fer.data.hdf5 import dataset_meta, read_split
-from fer.labels import CLASSES, USAGES
+from fer.fer2013 import CLASSES, USAGES
 
 from conftest import folder_entries, image_bytes, make_faces, write_csv, write_folder, write_zip
 

@@ -17,8 +17,8 @@ from fer.checkpoint import DEFAULT_MODEL
 from fer.cli.predict import main as predict_main
 from fer.data.hdf5 import dataset_info, read_split
 from fer.data.prepare import convert
+from fer.fer2013 import CLASSES
 from fer.inference.faces import FaceDetector
-from fer.labels import CLASSES
 from fer.train import run
 
 from conftest import SHARED, config

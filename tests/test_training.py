@@ -18,7 +18,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from fer.checkpoint import load_model
 from fer.data.hdf5 import read_split
-from fer.labels import CLASSES
+from fer.fer2013 import CLASSES
 from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer.preprocess import normalize
 from fer.run.lifecycle import run_job

@@ -32,8 +32,8 @@ from fer.analysis.compare import (
     write_outputs,
 )
 from fer.analysis.stats import AxisEffect, Comparison
+from fer.fer2013 import CLASSES
 from fer.io import atomic_path
-from fer.labels import CLASSES
 from fer.run.predictions import read_predictions
 from fer.run.records import Run, best_run, configured_axes, find_runs
 

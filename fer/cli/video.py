@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from fer.cli.options import add_tta
-from fer.labels import CLASSES
+from fer.fer2013 import CLASSES
 from fer.run.records import best_run, find_runs
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from fer.data.hdf5 import DatasetMeta, write_dataset
 from fer.data.sources import Invalid, PrepareError, read_source
-from fer.labels import CLASSES, USAGES
+from fer.fer2013 import CLASSES, USAGES
 
 VOTE_COLUMNS = (
     "neutral",

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fer.data.hdf5 import DatasetMeta
 from fer.data.sources import PrepareError
-from fer.labels import CLASSES
+from fer.fer2013 import CLASSES
 from fer.preprocess import IMAGE_SUFFIXES, to_input
 
 SPLIT_NAMES = ("train", "val", "test")

@@ -17,8 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from fer.fer2013 import CHANNELS, CLASSES, IMAGE_SIZE, MEAN, STD, USAGES
 from fer.io import atomic_path
-from fer.labels import CLASSES, IMAGE_SIZE, USAGES
 
 FORMAT_VERSION = 2
 ROLES = ("train", "val", "test")
@@ -34,12 +34,16 @@ class DatasetMeta:
 
     classes: tuple[str, ...] = CLASSES
     image_size: int = IMAGE_SIZE
-    channels: int = 1
+    channels: int = CHANNELS
     splits: tuple[str, ...] = USAGES
     roles: dict[str, str] = field(
         default_factory=lambda: dict(zip(ROLES, USAGES))  # FER2013: train, select, report
     )
     name: str = "fer2013"
+    # The standardisation of its faces (pixels in [0, 1]); FER2013's unless a file says otherwise,
+    # so models fine-tuned from FER2013 weights see faces as they were trained on.
+    mean: float = MEAN
+    std: float = STD
 
     def split_for(self, role: str) -> str:
         """The split that plays `role` (train, val, test); DatasetError if there is none."""
@@ -51,7 +55,7 @@ class DatasetMeta:
         return split
 
 
-FER2013 = DatasetMeta()
+FER2013_FILE = DatasetMeta()  # what a FER2013 file holds
 
 
 def write_dataset(
@@ -59,7 +63,7 @@ def write_dataset(
     splits: dict[str, tuple[np.ndarray, np.ndarray]],
     source: str,
     sha256: str,
-    meta: DatasetMeta = FER2013,
+    meta: DatasetMeta = FER2013_FILE,
     votes: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write the splits {name: (images, labels)} to `path` atomically (temporary file, rename);
@@ -73,6 +77,7 @@ def write_dataset(
             f.attrs["splits"] = list(meta.splits)
             f.attrs["roles"] = json.dumps(meta.roles)
             f.attrs["name"] = meta.name
+            f.attrs["mean"], f.attrs["std"] = meta.mean, meta.std
             f.attrs["source"] = source
             f.attrs["source_sha256"] = sha256
             for split in meta.splits:
@@ -87,7 +92,7 @@ def write_dataset(
 def read_meta(f: h5py.File) -> DatasetMeta:
     """The meta of an open dataset file; format 1 files are FER2013's."""
     if int(f.attrs.get("format_version", 1)) < 2:
-        return FER2013
+        return FER2013_FILE
     return DatasetMeta(
         classes=tuple(str(c) for c in f.attrs["classes"]),
         image_size=int(f.attrs["image_size"]),
@@ -95,6 +100,8 @@ def read_meta(f: h5py.File) -> DatasetMeta:
         splits=tuple(str(s) for s in f.attrs["splits"]),
         roles=json.loads(str(f.attrs["roles"])),
         name=str(f.attrs.get("name", "dataset")),
+        mean=float(f.attrs.get("mean", MEAN)),  # files from before it was stored: FER2013's
+        std=float(f.attrs.get("std", STD)),
     )
 
 

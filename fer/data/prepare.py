@@ -19,7 +19,7 @@ from fer.data.folders import (
 )
 from fer.data.hdf5 import write_dataset
 from fer.data.sources import Invalid, PrepareError, Sample, read_source
-from fer.labels import CLASSES, USAGES
+from fer.fer2013 import CHANNELS, CLASSES, IMAGE_SIZE, USAGES
 
 SPLIT_SEED = 0  # fixes the PublicTest/PrivateTest halves of an unprefixed test/ folder
 
@@ -109,8 +109,8 @@ def convert_folders(source: Path, output: Path, args: argparse.Namespace) -> Fol
     kwargs = {"load": load} if load else {}
     arrays, meta, report = read_folders(
         source,
-        size=args.size or 48,
-        channels=args.channels or 1,
+        size=args.size or IMAGE_SIZE,
+        channels=args.channels or CHANNELS,
         classes=args.classes.split(",") if args.classes else None,
         split=parse_fractions(args.split) if args.split else None,
         progress=lambda it: tqdm(it, desc="reading", unit="img", disable=args.quiet),

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fer.labels import CLASSES, IMAGE_SIZE, USAGES
+from fer.fer2013 import CLASSES, IMAGE_SIZE, USAGES
 from fer.preprocess import IMAGE_SUFFIXES
 
 SPLIT_FOLDERS = {"train": "Training", "test": None}  # None: split later into Public/PrivateTest

@@ -10,6 +10,7 @@ checkpoint rebuilds its model without downloads or the files it was initialised 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,19 @@ def architecture(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(name, constructor arguments): the config without its training-only keys."""
     arch = {k: v for k, v in config.items() if k not in TRAINING_KEYS}
     return arch.pop("name", "cnn"), arch
+
+
+def for_faces(config: dict[str, Any], mean: float, std: float) -> dict[str, Any]:
+    """The config with the standardisation its faces arrive with (the data's or checkpoint's
+    mean and std), for models that take it (torchvision and hf undo it before ImageNet's) and
+    do not say; an ensemble's members likewise."""
+    name, _ = architecture(config)
+    if name == "ensemble":
+        return {**config, "members": [for_faces(m, mean, std) for m in config["members"]]}
+    takes = inspect.signature(model_builder(name)).parameters
+    if "input_mean" in takes and config.get("input_mean") is None:
+        return {**config, "input_mean": mean, "input_std": std}
+    return config
 
 
 def build_model(config: dict[str, Any]) -> nn.Module:

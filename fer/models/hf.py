@@ -24,7 +24,6 @@ from torch import nn
 from fer.models.base import NUM_CLASSES, BackboneClassifier
 from fer.models.factory import register
 from fer.models.torchvision import IMAGENET_MEAN, IMAGENET_STD, PretrainedWeightsError
-from fer.preprocess import MEAN, STD
 
 
 def _offline_message(name_or_path: str, error: Exception) -> str:
@@ -97,6 +96,10 @@ class HFBackbone(BackboneClassifier):
         resize: int | None = None,  # side the face is resized to; None: the backbone's own
         dropout: float = 0.1,  # before the linear classifier
         num_classes: int = NUM_CLASSES,
+        # The standardisation the faces arrive with, undone before ImageNet's: fer fills in the
+        # data's (checkpoints store it); None: faces arrive in [0, 1].
+        input_mean: float | None = None,
+        input_std: float | None = None,
     ) -> None:
         from transformers import AutoConfig, AutoModel
 
@@ -112,12 +115,14 @@ class HFBackbone(BackboneClassifier):
         hidden = getattr(config, "hidden_size", None) or config.hidden_sizes[-1]
         self.num_features = int(hidden)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
+        self.input_mean, self.input_std = input_mean, input_std
         self.register_buffer("rgb_mean", torch.tensor(mean).view(1, 3, 1, 1), False)
         self.register_buffer("rgb_std", torch.tensor(std).view(1, 3, 1, 1), False)
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
-        """FER-normalised grey (B, 1, 48, 48) -> the backbone's pixel_values (B, 3, s, s)."""
-        x = x * STD + MEAN
+        """Standardised grey (B, 1, 48, 48) -> the backbone's pixel_values (B, 3, s, s)."""
+        if self.input_mean is not None:
+            x = x * self.input_std + self.input_mean  # back to [0, 1]
         if x.shape[-1] != self.resize:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear")
         return (x.expand(-1, 3, -1, -1) - self.rgb_mean) / self.rgb_std

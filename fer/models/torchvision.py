@@ -19,7 +19,6 @@ from torch import nn
 
 from fer.models.base import NUM_CLASSES, BackboneClassifier
 from fer.models.factory import register
-from fer.preprocess import MEAN, STD
 
 ARCHES = ("vgg16", "resnet18", "mobilenet_v3_small")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -60,6 +59,10 @@ class TorchvisionNet(BackboneClassifier):
         resize: int = 64,  # side the 48x48 face is resized to before the trunk
         dropout: float = 0.2,  # before the new linear classifier
         num_classes: int = NUM_CLASSES,
+        # The standardisation the faces arrive with, undone before ImageNet's: fer fills in the
+        # data's (checkpoints store it); None: faces arrive in [0, 1].
+        input_mean: float | None = None,
+        input_std: float | None = None,
     ) -> None:
         super().__init__()
         if resize < 32:
@@ -74,12 +77,14 @@ class TorchvisionNet(BackboneClassifier):
             nn.Dropout(dropout),
             nn.Linear(self.num_features, num_classes),
         )
+        self.input_mean, self.input_std = input_mean, input_std
         self.register_buffer("rgb_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
         self.register_buffer("rgb_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
-        """FER-normalised grey (B, 1, 48, 48) -> ImageNet-normalised RGB (B, 3, resize, resize)."""
-        x = x * STD + MEAN  # back to [0, 1]
+        """Standardised grey (B, 1, 48, 48) -> ImageNet-normalised RGB (B, 3, resize, resize)."""
+        if self.input_mean is not None:
+            x = x * self.input_std + self.input_mean  # back to [0, 1]
         if x.shape[-1] != self.resize:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear")
         return (x.expand(-1, 3, -1, -1) - self.rgb_mean) / self.rgb_std

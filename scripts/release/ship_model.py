@@ -50,10 +50,10 @@ from fer.checkpoint import (
     set_tta,
 )
 from fer.data.hdf5 import DatasetError, read_split
+from fer.fer2013 import CLASSES
 from fer.framing import FER2013, Framing
 from fer.inference.timing import ms_per_face
 from fer.io import atomic_path, write_json
-from fer.labels import CLASSES
 from fer.runtime import hardware
 
 MAX_BYTES = 20 * 1024 * 1024
