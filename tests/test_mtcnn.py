@@ -112,3 +112,64 @@ def test_nms_keeps_the_best_of_overlapping_boxes_per_frame():
     assert nms(boxes, frame, 0.7).tolist() == [1, 2, 3, 4]
     assert nms(boxes, frame, 0.7, over_smaller=True).tolist() == [1, 2, 3]
     assert nms(boxes[:0], frame[:0], 0.7).tolist() == []
+
+
+def clip_frames(per_clip: int = 3) -> np.ndarray | None:
+    """A few frames of each shared real clip, resized to one size (None: no clips here)."""
+    from conftest import SHARED
+
+    clips = sorted((SHARED / "video").glob("*.[fm][lp][v4]"))
+    frames = []
+    for clip in clips:
+        capture = cv2.VideoCapture(str(clip))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 30
+        for index in np.linspace(0, count - 1, per_clip).astype(int):
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(index))
+            ok, frame = capture.read()
+            if ok:
+                frames.append(cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (640, 360)))
+        capture.release()
+    return np.stack(frames) if frames else None
+
+
+def test_onnx_networks_find_the_boxes_and_landmarks_torch_finds(frames, detector):
+    """fer ships MTCNN as ONNX (fer/assets/mtcnn/): on onnxruntime the same faces, boxes within
+    IoU 0.99 and landmarks within half a pixel, on pasted photos and on the real shared clips."""
+    onnx = BatchedMTCNN(runtime="onnx")
+    real = clip_frames()
+    batches = [frames] + ([real] if real is not None else [])
+    found = 0
+    for batch in batches:
+        for (boxes, probs, marks), (o_boxes, o_probs, o_marks) in zip(
+            detector.detect(batch), onnx.detect(batch)
+        ):
+            assert len(o_boxes) == len(boxes)
+            if not len(boxes):
+                continue
+            overlap = box_iou(torch.from_numpy(boxes), torch.from_numpy(o_boxes)).numpy()
+            match = overlap.argmax(1)
+            assert overlap.max(1).min() >= 0.99, overlap
+            np.testing.assert_allclose(o_probs[match], probs, atol=1e-3)
+            np.testing.assert_allclose(o_marks[match], marks, atol=0.5)
+            found += len(boxes)
+    assert found >= 6 + (len(real) if real is not None else 0) * 0.8  # faces were found
+
+
+def test_detection_on_onnx_runs_where_torch_cannot_be_imported(tmp_path):
+    """The ONNX networks and the numpy driver need no torch: a process where importing torch
+    fails still finds the astronaut's face."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from skimage import data\n"
+        "from fer.inference.faces import FaceDetector\n"
+        "faces = FaceDetector(runtime='onnx').detect([data.astronaut()])[0]\n"
+        "print(len(faces), [round(v) for v in faces[0].box])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, _ = result.stdout.split(" ", 1)
+    assert int(count) == 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
 
 from fer.inference.tracking import iou
 
@@ -24,21 +24,26 @@ class FaceDetector:
     `detect_photos` searches a photo without a face found once more inside a border of `pad`
     of its size on each side, filled with its mean colour: MTCNN misses many faces that fill
     the whole image (tight crops, as face datasets store them) and finds them with room around
-    them. `pad=0` turns the second search off."""
+    them. `pad=0` turns the second search off. `runtime`: torch, or onnx (the networks fer ships
+    as ONNX files: no torch needed)."""
 
     def __init__(
         self,
-        device: str | torch.device | None = None,
+        device: Any = None,
         min_face_size: int = 20,
         threshold: float = 0.9,
         pad: float = 0.25,
+        runtime: str = "torch",
     ) -> None:
         from fer.inference.mtcnn import BatchedMTCNN  # heavy: imported only when detection is used
 
         if pad < 0:
             raise ValueError(f"pad must be >= 0 (a share of the photo's size), got {pad}")
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.mtcnn = BatchedMTCNN(min_face_size=min_face_size, device=device)
+        if runtime == "torch" and device is None:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.mtcnn = BatchedMTCNN(min_face_size=min_face_size, device=device, runtime=runtime)
         self.threshold = threshold
         self.pad = pad
 

@@ -13,96 +13,70 @@ frame at a time. This driver lays the same work out differently:
   `PIXELS_PER_CALL` input pixels (many frames at the small levels, few at the large ones);
 - R-Net and O-Net run once per stage over the candidates of every frame in the batch.
 
-The networks are defined here (same layer names, so facenet-pytorch's state dicts load as they
-are) because importing `facenet_pytorch` imports torchvision, seconds of start-up that a
-one-minute video should not pay.
+The networks run on torch (`fer.inference.mtcnn_nets`, facenet-pytorch's weights) or on
+onnxruntime (`runtime="onnx"`: the same networks exported to fer/assets/mtcnn/, so detection
+needs no torch); everything around them is numpy and OpenCV.
 """
 
 from __future__ import annotations
 
-import importlib.util
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
 PIXELS_PER_CALL = 1 << 17  # P-Net input pixels per call: larger batches fall out of cache
 THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net face probability (facenet-pytorch's)
+ONNX_DIR = Path(str(files("fer") / "assets" / "mtcnn"))  # pnet.onnx, rnet.onnx, onet.onnx
+RUNTIMES = ("torch", "onnx")
 
 
-class PNet(nn.Module):
-    """Proposal network: fully convolutional, a face probability and box offsets per 12×12."""
+class TorchNets:
+    """The three networks on torch: MTCNN-normalised NHWC float32 in, numpy outputs out."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
-        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
-        self.conv4_1, self.conv4_2 = nn.Conv2d(32, 2, 1), nn.Conv2d(32, 4, 1)
+    def __init__(self, device: Any = "cpu") -> None:
+        import torch
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
-        return self.conv4_2(x), self.conv4_1(x).softmax(dim=1)
+        from fer.inference.mtcnn_nets import load_nets
 
+        self.torch, self.device = torch, torch.device(device)
+        self.nets = load_nets(self.device)
 
-class RNet(nn.Module):
-    """Refinement network on 24×24 crops: face probability and box offsets."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
-        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
-        self.dense5_1, self.dense5_2 = nn.Linear(128, 2), nn.Linear(128, 4)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu3(self.conv3(x)).permute(0, 3, 2, 1).reshape(len(x), -1)
-        x = self.prelu4(self.dense4(x))
-        return self.dense5_2(x), self.dense5_1(x).softmax(dim=1)
+    def __call__(self, stage: int, x: np.ndarray) -> list[np.ndarray]:
+        with self.torch.inference_mode():
+            pixels = self.torch.from_numpy(x).to(self.device).permute(0, 3, 1, 2)  # channels-last
+            return [out.float().cpu().numpy() for out in self.nets[stage](pixels)]
 
 
-class ONet(nn.Module):
-    """Output network on 48×48 crops: face probability, box offsets and five landmarks."""
+class OnnxNets:
+    """The same networks on onnxruntime, from the ONNX files fer ships (no torch needed)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
-        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
-        self.dense6_1, self.dense6_2 = nn.Linear(256, 2), nn.Linear(256, 4)
-        self.dense6_3 = nn.Linear(256, 10)
+    def __init__(self, folder: Path = ONNX_DIR) -> None:
+        try:
+            import onnxruntime as ort
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(
+                "face detection on onnxruntime needs it: pip install onnxruntime"
+            ) from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # no warnings about unused initialisers
+        self.sessions = []
+        for name in ("pnet", "rnet", "onet"):
+            path = folder / f"{name}.onnx"
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path}: MTCNN's ONNX files are missing from this installation "
+                    "(python scripts/release/export_mtcnn.py writes them)"
+                )
+            self.sessions.append(
+                ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu4(self.conv4(x)).permute(0, 3, 2, 1).reshape(len(x), -1)
-        x = self.prelu5(self.dense5(x))
-        return self.dense6_2(x), self.dense6_3(x), self.dense6_1(x).softmax(dim=1)
-
-
-def facenet_weights(name: str) -> dict[str, torch.Tensor]:
-    """The state dict `name` (pnet, rnet, onet) in facenet-pytorch's wheel; no import of it."""
-    spec = importlib.util.find_spec("facenet_pytorch")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(
-            "face detection needs facenet-pytorch: pip install --no-deps facenet-pytorch"
-        )
-    return torch.load(Path(spec.origin).parent / "data" / f"{name}.pt", weights_only=True)
+    def __call__(self, stage: int, x: np.ndarray) -> list[np.ndarray]:
+        pixels = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return self.sessions[stage].run(None, {"pixels": pixels})
 
 
 class BatchedMTCNN:
@@ -114,15 +88,14 @@ class BatchedMTCNN:
         self,
         min_face_size: int = 20,
         factor: float = 0.709,
-        device: str | torch.device = "cpu",
+        device: Any = "cpu",
         thresholds: tuple[float, float, float] = THRESHOLDS,
+        runtime: str = "torch",
     ) -> None:
-        self.device = torch.device(device)
-        self.nets = []
-        for name, net in (("pnet", PNet), ("rnet", RNet), ("onet", ONet)):
-            module = net()
-            module.load_state_dict(facenet_weights(name))
-            self.nets.append(module.eval().to(self.device))
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}; valid choices: {', '.join(RUNTIMES)}")
+        self.runtime = runtime
+        self.nets = TorchNets(device) if runtime == "torch" else OnnxNets()
         self.min_face_size, self.factor, self.thresholds = min_face_size, factor, thresholds
 
     def scales(self, height: int, width: int) -> list[float]:
@@ -135,7 +108,6 @@ class BatchedMTCNN:
             side *= self.factor
         return scales
 
-    @torch.inference_mode()
     def detect(self, frames: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per frame, `(boxes (k, 4), probs (k,), landmarks (k, 5, 2))` in pixels, in no
         particular order; landmarks are (x, y) of the left eye, right eye, nose, left and right
@@ -148,8 +120,8 @@ class BatchedMTCNN:
             boxes, image = boxes[cropable], image[cropable]
             if not len(boxes):
                 break
-            out = self.nets[stage](crops)
-            reg, score = out[0].double().cpu().numpy(), out[-1][:, 1].double().cpu().numpy()
+            out = self.nets(stage, crops)
+            reg, score = out[0].astype(np.float64), out[-1][:, 1].astype(np.float64)
             passed = score > self.thresholds[stage]
             boxes = np.column_stack([boxes[passed, :4], score[passed]])
             image, reg = image[passed], reg[passed]
@@ -159,7 +131,7 @@ class BatchedMTCNN:
             else:
                 # Landmarks are fractions of the O-Net input box (x1..x5, y1..y5), as in
                 # facenet-pytorch: measured from the box before its regression.
-                marks = out[1].double().cpu().numpy()[passed]
+                marks = out[1].astype(np.float64)[passed]
                 side = boxes[:, 2:4] - boxes[:, 0:2] + 1  # (k, 2): width, height
                 points = marks.reshape(-1, 2, 5).transpose(0, 2, 1) * side[:, None]
                 points += boxes[:, None, 0:2] - 1
@@ -197,10 +169,10 @@ class BatchedMTCNN:
     def _cells(self, level: np.ndarray, scale: float, first: int) -> tuple[np.ndarray, np.ndarray]:
         """P-Net's 12×12 windows over `level` that pass its threshold, as boxes in frame pixels
         (x1, y1, x2, y2, p, 4 offsets), and their frame index (counting from `first`)."""
-        reg, prob = self.nets[0](_normalised(level, self.device))
-        prob = prob[:, 1].cpu().numpy()
+        reg, prob = self.nets(0, _normalised(level))
+        prob = prob[:, 1]
         image, y, x = np.nonzero(prob >= self.thresholds[0])
-        offsets = reg.permute(0, 2, 3, 1).cpu().numpy()[image, y, x]
+        offsets = reg.transpose(0, 2, 3, 1)[image, y, x]
         corner = np.column_stack([x, y]).astype(np.float64)
         boxes = np.column_stack(
             [
@@ -214,7 +186,7 @@ class BatchedMTCNN:
 
     def _crops(
         self, frames: np.ndarray, boxes: np.ndarray, image: np.ndarray, side: int
-    ) -> tuple[torch.Tensor, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Each candidate's region, clipped to the frame (as facenet-pytorch's `pad`), resized to
         side × side; and which candidates had a region (those wholly outside have none)."""
         height, width = frames.shape[1:3]
@@ -231,7 +203,7 @@ class BatchedMTCNN:
             for k in np.flatnonzero(cropable)
         ]
         batch = np.stack(crops) if crops else np.zeros((0, side, side, 3), np.float32)
-        return _normalised(batch, self.device), cropable
+        return _normalised(batch), cropable
 
 
 def regress(boxes: np.ndarray, offsets: np.ndarray, plus_one: bool) -> np.ndarray:
@@ -277,7 +249,6 @@ def nms(
     return np.asarray(keep, np.int64)
 
 
-def _normalised(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """NHWC pixels → MTCNN's input, (x - 127.5) / 128, an NCHW view of channels-last memory."""
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(device)
-    return ((x - 127.5) * 0.0078125).permute(0, 3, 1, 2)
+def _normalised(images: np.ndarray) -> np.ndarray:
+    """NHWC pixels → MTCNN's input, (x - 127.5) / 128, NHWC float32."""
+    return (np.asarray(images, dtype=np.float32) - 127.5) * 0.0078125
