@@ -8,7 +8,7 @@ never executes pickled code.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from torch import nn
 
 from fer.framing import FER2013, Framing
 from fer.io import atomic_path
+from fer.modelinfo import TTA_MODES, TTA_VIEWS, ModelInfo  # noqa: F401 - re-exported
 from fer.models import build_model
 from fer.models.factory import for_faces
 
@@ -28,27 +29,6 @@ DEFAULT_MODEL = Path(str(files("fer") / "assets" / "default.safetensors"))
 
 class CheckpointError(Exception):
     """A path that is not a usable fer checkpoint or run directory."""
-
-
-TTA_VIEWS = {"none": 1, "flip": 2, "crops": 10}  # test-time augmentation: views of each face
-TTA_MODES = tuple(TTA_VIEWS)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    classes: list[str]
-    input_size: int
-    mean: float
-    std: float
-    model: dict[str, Any]  # the model config that build_model takes
-    # How inference cuts a face from a detection (fer.framing.Framing's fields); None in files
-    # written before framing was stored: those models were trained on FER2013, whose it is.
-    framing: dict[str, Any] | None = None
-    channels: int = 1  # 1: grey faces, 3: RGB (files before it: grey)
-    equalized: bool = False  # faces histogram-equalised before standardising (files before: no)
-    # The test-time augmentation chosen with the model on PublicTest (none | flip | crops): what
-    # tools use when not told otherwise. Checkpoints and older files: none.
-    tta: str = "none"
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:

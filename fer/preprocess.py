@@ -7,11 +7,15 @@ so there is only this one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image
 
 from fer.fer2013 import IMAGE_SIZE, MEAN, STD  # defaults: a model's own come from its checkpoint
+
+if TYPE_CHECKING:  # torch is imported where it is used: the onnxruntime path runs without it
+    import torch
 
 # Image files fer reads (conversion and prediction alike).
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
@@ -49,6 +53,8 @@ def equalize(images: torch.Tensor) -> torch.Tensor:
     """Histogram-equalise each uint8 image (and each channel of RGB ones) of a batch: the grey
     levels a face uses are spread over 0-255 by their cumulative frequency, as OpenCV's
     equalizeHist does, so exposure, contrast and gamma no longer change what the model sees."""
+    import torch
+
     shape = images.shape
     flat = images.reshape(shape[0], -1, shape[-1]) if images.dim() == 4 and shape[-1] == 3 else None
     planes = flat.permute(0, 2, 1) if flat is not None else images.reshape(shape[0], 1, -1)
@@ -65,6 +71,27 @@ def equalize(images: torch.Tensor) -> torch.Tensor:
     if flat is not None:
         return flat_out.reshape(shape[0], shape[-1], -1).permute(0, 2, 1).reshape(shape)
     return flat_out.reshape(shape)
+
+
+def equalize_array(images: np.ndarray) -> np.ndarray:
+    """`equalize` on a numpy batch, uint8 (B, H, W) or (B, H, W, 3): the same table per face and
+    channel, for the onnxruntime path (tests/test_onnx_runtime.py holds the two equal)."""
+    rgb = images.ndim == 4 and images.shape[-1] == 3
+    planes = images.transpose(0, 3, 1, 2) if rgb else images
+    planes = planes.reshape(-1, planes.shape[-2] * planes.shape[-1]).astype(np.int64)
+    offsets = (np.arange(len(planes)) * 256)[:, None]
+    counts = np.bincount((planes + offsets).ravel(), minlength=256 * len(planes))
+    counts = counts.reshape(len(planes), 256)
+    cdf = counts.cumsum(1)
+    first = np.where(counts > 0, cdf, cdf[:, -1:]).min(1, keepdims=True)  # cdf(min level)
+    span = cdf[:, -1:] - first
+    lut = np.round(np.clip(cdf - first, 0, None).astype(np.float64) * 255 / np.maximum(span, 1))
+    lut = np.where(span > 0, lut.astype(np.uint8), np.arange(256, dtype=np.uint8))
+    out = np.take_along_axis(lut, planes, 1).astype(np.uint8)
+    if rgb:
+        b, h, w, c = images.shape
+        return out.reshape(b, c, h, w).transpose(0, 2, 3, 1)
+    return out.reshape(images.shape)
 
 
 def normalize(

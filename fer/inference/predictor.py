@@ -12,7 +12,6 @@ PublicTest when the model was shipped; `none` for checkpoints); pass `tta=` to o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,9 @@ from PIL import Image
 
 from fer.checkpoint import TTA_MODES, TTA_VIEWS, ModelInfo, load_model
 from fer.framing import Framing
+from fer.inference.classifier import FaceClassifier, FacePrediction  # noqa: F401 - re-exported
 from fer.inference.compiled import CompiledNet
-from fer.inference.faces import Face, FaceDetector
+from fer.inference.faces import FaceDetector
 from fer.models.fused import fuse_for_inference
 from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision
@@ -34,18 +34,6 @@ CROP_PAD = 4  # the training crops' padding: 'crops' TTA takes 5 shifted crops o
 # grouped convolutions take 0.78 ms an image in batches of up to 10 and 1.2-1.4 ms beyond (2-core
 # AVX512-BF16 Xeon; `scripts/bench/bench_predict.py`), so a face's 20 views take 15 ms, not 25.
 CPU_CHUNK = 10
-
-
-@dataclass(frozen=True)
-class FacePrediction:
-    box: tuple[float, float, float, float] | None  # None when the whole image was the face
-    det_prob: float | None
-    probs: np.ndarray  # (num_classes,), sums to 1
-    classes: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return self.classes[int(self.probs.argmax())]
 
 
 def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
@@ -65,7 +53,9 @@ def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
     return views + [v.flip(-1) for v in views]
 
 
-class Predictor:
+class Predictor(FaceClassifier):
+    """A model on torch (CPU or GPU; bf16 where supported, CNNs fused, optionally compiled)."""
+
     def __init__(
         self,
         model: torch.nn.Module,
@@ -123,11 +113,8 @@ class Predictor:
         model, info = load_model(path)
         return cls(model, info, device, **options)
 
-    @property
-    def detector(self) -> FaceDetector:
-        if self._detector is None:
-            self._detector = FaceDetector(self.device)
-        return self._detector
+    def make_detector(self) -> FaceDetector:
+        return FaceDetector(self.device)
 
     def preprocess(self, faces: Sequence[Image.Image | np.ndarray] | np.ndarray) -> torch.Tensor:
         """Faces of any size, colour or grey -> uint8 (N, S, S) grey or (N, S, S, 3) RGB, as
@@ -167,18 +154,6 @@ class Predictor:
             out.append(probs.mean(0).cpu())
         return torch.cat(out).numpy()
 
-    def predict_image(
-        self,
-        image: Image.Image | np.ndarray,
-        detect: bool = True,
-        tta: str | None = None,
-        framing: Framing | None = None,
-    ) -> list[FacePrediction]:
-        """Every face in a photo (detect=True), or the whole image as one face; [] if none found.
-
-        Faces are cut as `framing` says, by default as the model's training faces were framed."""
-        return self.predict_images([image], detect=detect, tta=tta, framing=framing)[0]
-
     @torch.inference_mode()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax of the model on normalised faces (B, 1, H, W), in the predictor's precision."""
@@ -188,57 +163,3 @@ class Predictor:
             return torch.cat(
                 [self._forward(part).float().softmax(-1) for part in x.split(max(1, chunk))]
             )
-
-    def predict_images(
-        self,
-        images: Sequence[Image.Image | np.ndarray],
-        detect: bool = True,
-        tta: str | None = None,
-        framing: Framing | None = None,
-    ) -> list[list[FacePrediction]]:
-        """`predict_image` for many images: detection batched per image size, faces together."""
-        rgb = [
-            np.asarray(im.convert("RGB")) if isinstance(im, Image.Image) else _as_rgb(im)
-            for im in images
-        ]
-        if not detect:
-            probs = self.predict_faces(rgb, tta)
-            return [[FacePrediction(None, None, p, self.classes)] for p in probs]
-        found = self.detector.detect_photos(rgb)
-        probs = self.classify_detections(rgb, found, tta, framing)
-        return [
-            [FacePrediction(f.box, f.prob, p, self.classes) for f, p in zip(faces, face_probs)]
-            for faces, face_probs in zip(found, probs)
-        ]
-
-    def classify_detections(
-        self,
-        images: Sequence[np.ndarray],
-        detections: Sequence[Sequence[Face]],
-        tta: str | None = None,
-        framing: Framing | None = None,
-    ) -> list[list[np.ndarray]]:
-        """Probabilities of each detected face of each RGB image: the face cut as `framing`
-        says (default: the model's own), every crop it takes classified in one batch and
-        averaged per face (a framing with anchors and without `one_crop` takes the box's crop
-        and the landmarks')."""
-        framing = framing or self.framing
-        crops, counts = [], []  # every crop, face after face; how many each face has
-        for image, faces in zip(images, detections):
-            for face in faces:
-                views = framing.crops(image, face.box, face.landmarks)
-                crops += views
-                counts.append(len(views))
-        probs = self.predict_faces(crops, tta)
-        per_face = iter(p.mean(0) for p in np.split(probs, np.cumsum(counts)[:-1]))
-        return [[next(per_face) for _ in faces] for faces in detections]
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[2] == 4:
-        return image[:, :, :3]
-    if image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    return image

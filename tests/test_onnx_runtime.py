@@ -1,0 +1,81 @@
+"""The onnxruntime path: an exported model used as the Predictor is (faces, TTA, photos with
+detection) gives the torch Predictor's probabilities, and runs where torch cannot be imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from fer import Predictor
+from fer.data.hdf5 import read_split
+from fer.inference.onnx_export import export_onnx
+from fer.inference.onnx_predictor import OnnxPredictor
+from fer.preprocess import equalize, equalize_array
+
+
+@pytest.fixture(scope="module")
+def exported(shared_tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(shared_tiny_run, out)
+    return out
+
+
+def test_numpy_equalisation_is_the_torch_one():
+    rng = np.random.default_rng(0)
+    grey = rng.integers(40, 180, (6, 48, 48), dtype=np.uint8)
+    grey[0] = 77  # one grey level: left as it is
+    rgb = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    for batch in (grey, rgb):
+        np.testing.assert_array_equal(
+            equalize_array(batch), equalize(torch.from_numpy(batch)).numpy()
+        )
+
+
+@pytest.mark.parametrize("tta", ["none", "flip", "crops"])
+def test_onnx_predictor_gives_the_torch_predictors_probabilities(
+    shared_tiny_run, exported, tiny_h5, tta
+):
+    faces = read_split(tiny_h5, "PrivateTest")[0][:40]
+    torch_side = Predictor.load(shared_tiny_run, precision="32-true", fuse=False)
+    onnx_side = OnnxPredictor.load(exported)
+    assert onnx_side.classes == torch_side.classes and onnx_side.tta == torch_side.tta
+    expected = torch_side.predict_faces(faces, tta=tta)
+    got = onnx_side.predict_faces(faces, tta=tta)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # faces of another size and colour are brought to the model's as the torch path does
+    photos = [np.repeat(f[:, :, None], 3, 2).repeat(2, 0).repeat(2, 1) for f in faces[:5]]
+    np.testing.assert_allclose(
+        onnx_side.predict_faces(photos, tta), torch_side.predict_faces(photos, tta), atol=1e-4
+    )
+
+
+def test_a_photo_gives_the_same_faces_and_emotions_on_both_runtimes(shared_tiny_run, exported):
+    photo = data.astronaut()
+    torch_faces = Predictor.load(shared_tiny_run, precision="32-true", fuse=False).predict_image(
+        photo
+    )
+    onnx_faces = OnnxPredictor.load(exported).predict_image(photo)
+    assert len(onnx_faces) == len(torch_faces) == 1
+    np.testing.assert_allclose(onnx_faces[0].box, torch_faces[0].box, atol=0.5)
+    np.testing.assert_allclose(onnx_faces[0].probs, torch_faces[0].probs, atol=1e-3)
+    assert onnx_faces[0].label == torch_faces[0].label
+
+
+def test_onnx_predictor_runs_where_torch_cannot_be_imported(exported):
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from skimage import data\n"
+        "from fer.inference.onnx_predictor import OnnxPredictor\n"
+        f"faces = OnnxPredictor.load({str(exported)!r}).predict_image(data.astronaut())\n"
+        "print(len(faces), faces[0].label, round(float(faces[0].probs.sum()), 4))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, label, total = result.stdout.split()
+    assert int(count) == 1 and total == "1.0"
+    assert label in OnnxPredictor.load(exported).classes
