@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,17 @@ from torch import nn
 
 from fer.framing import FER2013, Framing
 from fer.io import atomic_path
-from fer.modelinfo import TTA_MODES, TTA_VIEWS, ModelInfo  # noqa: F401 - re-exported
+from fer.modelinfo import (  # noqa: F401 - re-exported
+    DEFAULT_MODEL,
+    TTA_MODES,
+    TTA_VIEWS,
+    CheckpointError,
+    ModelInfo,
+)
 from fer.models import build_model
 from fer.models.factory import for_faces
 
 FORMAT_VERSION = 1
-# The model that ships inside the package (used when --model is omitted), if this build has one.
-DEFAULT_MODEL = Path(str(files("fer") / "assets" / "default.safetensors"))
-
-
-class CheckpointError(Exception):
-    """A path that is not a usable fer checkpoint or run directory."""
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:

@@ -5,7 +5,19 @@ into the same description and the onnxruntime path needs nothing heavier."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
+
+# The model that ships inside the package, as weights (torch) and as its ONNX export
+# (onnxruntime: the same ensemble, `fer-export` of the first); either may be absent in a build.
+DEFAULT_MODEL = Path(str(files("fer") / "assets" / "default.safetensors"))
+DEFAULT_ONNX = Path(str(files("fer") / "assets" / "default.onnx"))
+
+
+class CheckpointError(Exception):
+    """A path that is not a usable fer checkpoint, model file or run directory."""
+
 
 TTA_VIEWS = {"none": 1, "flip": 2, "crops": 10}  # test-time augmentation: views of each face
 TTA_MODES = tuple(TTA_VIEWS)

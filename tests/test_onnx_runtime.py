@@ -79,3 +79,53 @@ def test_onnx_predictor_runs_where_torch_cannot_be_imported(exported):
     count, label, total = result.stdout.split()
     assert int(count) == 1 and total == "1.0"
     assert label in OnnxPredictor.load(exported).classes
+
+
+def test_fer_predict_runs_the_shipped_model_on_onnx_without_torch(tmp_path):
+    """fer-predict on the light path: torch not importable, the shipped model's ONNX export and
+    MTCNN on onnxruntime; the same face and label as the torch runtime."""
+    from fer.cli.predict import main
+    from fer.modelinfo import DEFAULT_ONNX
+
+    from conftest import face_photo
+
+    if not DEFAULT_ONNX.is_file():
+        pytest.skip("no ONNX model shipped in fer/assets")
+    photo = str(face_photo())
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from fer.cli.predict import main\n"
+        f"sys.exit(main([{photo!r}, '--out', {str(tmp_path / 'onnx.csv')!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert main([photo, "--runtime", "torch", "--out", str(tmp_path / "torch.csv")]) == 0
+    onnx_rows, torch_rows = (
+        (tmp_path / f"{n}.csv").read_text().splitlines()[1:] for n in ("onnx", "torch")
+    )
+    assert len(onnx_rows) == len(torch_rows) == 1
+    onnx_row, torch_row = onnx_rows[0].split(","), torch_rows[0].split(",")
+    assert onnx_row[-1] == torch_row[-1]  # the label
+    np.testing.assert_allclose(
+        [float(v) for v in onnx_row[2:6]], [float(v) for v in torch_row[2:6]], atol=0.5
+    )
+    np.testing.assert_allclose(
+        [float(v) for v in onnx_row[7:-1]], [float(v) for v in torch_row[7:-1]], atol=0.01
+    )  # the torch runtime classifies in bf16 where the CPU has it
+
+
+def test_a_model_on_the_wrong_runtime_is_refused_in_one_line(
+    exported, shared_tiny_run, tmp_path, capsys
+):
+    from PIL import Image
+
+    from fer.cli.predict import main
+
+    photo = str(tmp_path / "face.png")
+    Image.fromarray(data.astronaut()).save(photo)
+    assert main([photo, "--model", str(exported), "--runtime", "torch"]) == 1
+    assert "runs with --runtime onnx" in capsys.readouterr().err
+    weights = shared_tiny_run / "checkpoints" / "best.ckpt"
+    assert main([photo, "--model", str(weights), "--runtime", "onnx"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fer-predict: error:") and "fer-export" in err and err.count("\n") == 1

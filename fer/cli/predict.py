@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from fer.cli.options import add_tta
+from fer.cli.options import add_runtime, add_tta
 from fer.inference.images import image_paths, read_image
 from fer.inference.rows import face_rows, header
 
@@ -31,13 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("paths", nargs="+", help="image files or folders")
     parser.add_argument(
-        "--model", help="run directory, checkpoint or .safetensors (default: shipped model)"
+        "--model",
+        help="run directory, checkpoint, .safetensors or .onnx (default: the shipped model)",
     )
     parser.add_argument("--out", type=Path, help="CSV file to write (default: standard output)")
     parser.add_argument(
         "--no-detect", action="store_true", help="each image is already a cropped face"
     )
     add_tta(parser)
+    add_runtime(parser)
     parser.add_argument(
         "--margin",
         type=float,
@@ -48,15 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.margin is not None and args.margin <= -0.5:
         parser.error("--margin must be greater than -0.5 (the crop needs a size)")
 
-    # Deferred: torch loads only once the arguments are known good (fast --help).
-    from fer.checkpoint import CheckpointError
+    # Deferred: the runtime loads only once the arguments are known good (fast --help).
     from fer.framing import Framing
-    from fer.inference.predictor import Predictor
+    from fer.inference.loading import ModelLoadError, load_predictor
     from fer.io import atomic_path
+    from fer.modelinfo import CheckpointError
 
     try:
-        predictor = Predictor.load(args.model)
-    except CheckpointError as e:
+        predictor = load_predictor(args.model, args.runtime)
+    except (CheckpointError, ModelLoadError, ValueError) as e:
         print(f"fer-predict: error: {e}", file=sys.stderr)
         return 1
     framing = None if args.margin is None else Framing.from_margin(args.margin)
