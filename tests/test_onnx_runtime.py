@@ -129,3 +129,33 @@ def test_a_model_on_the_wrong_runtime_is_refused_in_one_line(
     assert main([photo, "--model", str(weights), "--runtime", "onnx"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("fer-predict: error:") and "fer-export" in err and err.count("\n") == 1
+
+
+def test_fer_video_gives_the_torch_labels_on_onnx_without_torch(tmp_path):
+    """fer-video on a real shared clip, torch not importable: the same frames and labels as
+    the torch runtime."""
+    import csv
+
+    from fer.cli.video import main
+    from fer.modelinfo import DEFAULT_ONNX
+
+    from conftest import SHARED
+
+    clip = SHARED / "video" / "single_face.mp4"
+    if not clip.is_file() or not DEFAULT_ONNX.is_file():
+        pytest.skip("no shared clip or no shipped ONNX model")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from fer.cli.video import main\n"
+        f"sys.exit(main([{str(clip)!r}, '--out', {str(tmp_path / 'onnx')!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert main([str(clip), "--runtime", "torch", "--out", str(tmp_path / "torch")]) == 0
+    onnx_rows, torch_rows = (
+        list(csv.DictReader((tmp_path / side / clip.stem / "frames.csv").open()))
+        for side in ("onnx", "torch")
+    )
+    assert len(onnx_rows) == len(torch_rows) > 0
+    assert [r["label"] for r in onnx_rows] == [r["label"] for r in torch_rows]
+    assert [r["frame"] for r in onnx_rows] == [r["frame"] for r in torch_rows]

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fer.cli.options import add_tta
+from fer.cli.options import add_runtime, add_tta
 from fer.fer2013 import CLASSES
 from fer.run.records import best_run, find_runs
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--model",
-        help="run directory, checkpoint, .safetensors, or a sweep directory "
+        help="run directory, checkpoint, .safetensors, .onnx, or a sweep directory "
         "(its best run by val acc); default: the shipped model",
     )
     parser.add_argument(
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         help="crop every face as the box grown by this fraction of its size on each side "
         "(default: the framing stored with the model, which matches its training faces)",
     )
+    add_runtime(parser)
     add_tta(
         parser,
         "test-time augmentation of each face (default: the model's own choice, made on "
@@ -241,18 +242,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fps must be 0 (every frame) or positive")
 
     # Deferred: torch and OpenCV load only once the arguments are known good (fast --help).
-    from fer.checkpoint import CheckpointError
     from fer.framing import Framing
     from fer.inference.frames import camera_source
-    from fer.inference.predictor import Predictor
+    from fer.inference.loading import ModelLoadError, load_predictor
     from fer.inference.video import VideoError, analyze_video
+    from fer.modelinfo import CheckpointError
 
     framing = None if args.margin is None else Framing.from_margin(args.margin)
     try:
         if args.camera is not None:
             args.camera = camera_source(args.camera)
-        predictor = Predictor.load(resolve_model(args.model))
-        if args.compile:
+        predictor = load_predictor(resolve_model(args.model), args.runtime)
+        if args.compile and hasattr(predictor, "compile"):  # torch only
             compiled = predictor.compile(args.tta or ("none" if args.live else None))
             if compiled.compiled:
                 print(f"fer-video: compiled in {compiled.compile_seconds:.0f} s", file=sys.stderr)
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.camera is not None:
             videos.append(record_camera(args.camera, args.seconds, args.out, args.show))
         labels = read_labels(args, videos, predictor.classes)
-    except (CheckpointError, VideoError, ValueError, OSError) as e:
+    except (CheckpointError, ModelLoadError, VideoError, ValueError, OSError) as e:
         print(f"fer-video: error: {e}", file=sys.stderr)
         return 1
     results, failed = [], 0

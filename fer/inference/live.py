@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from fer.framing import Framing
+from fer.inference.classifier import FaceClassifier
 from fer.inference.faces import FaceDetector, TrackingDetector
 from fer.inference.frames import Frame, LiveSource
 from fer.inference.overlay import draw, timeline_strip
 from fer.inference.pipeline import FramePipeline, FrameRecord
-from fer.inference.predictor import Predictor
 from fer.inference.records import Recording
 
 LIVE_MIN_FACE = 40  # px: a webcam face at 640x480 is larger; halves detection time against 20
@@ -38,7 +38,7 @@ class LiveSession:
 
     def __init__(
         self,
-        predictor: Predictor,
+        predictor: FaceClassifier,
         smoothing_s: float = 1.0,
         min_face_size: int = LIVE_MIN_FACE,
         framing: Framing | None = None,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer.framing import Framing
+from fer.inference.classifier import FaceClassifier
 from fer.inference.faces import Face, FaceDetector, TrackingDetector
 from fer.inference.frames import Frame
-from fer.inference.predictor import Predictor
 from fer.inference.tracking import Smoother, Tracker
 
 BATCH = 16  # frames per detection batch when reading a file
@@ -50,7 +50,7 @@ class FramePipeline:
 
     def __init__(
         self,
-        predictor: Predictor,
+        predictor: FaceClassifier,
         framing: Framing | None = None,
         smoothing_s: float = 1.0,
         detector: FaceDetector | TrackingDetector | None = None,

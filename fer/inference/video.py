@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from fer.framing import Framing
+from fer.inference.classifier import FaceClassifier
 from fer.inference.frames import VideoError, open_video, sample_frames, video_rate_and_length
 from fer.inference.overlay import draw
 from fer.inference.pipeline import FramePipeline, FrameRecord
-from fer.inference.predictor import Predictor
 from fer.inference.records import Recording
 
 __all__ = ["VIDEO_CODECS", "AnnotatedVideo", "VideoError", "analyze_video"]
@@ -58,7 +58,7 @@ class AnnotatedVideo:
 
 
 def analyze_video(
-    predictor: Predictor,
+    predictor: FaceClassifier,
     path: Path,
     out_dir: Path,
     fps: float = 1.0,
