@@ -12,6 +12,12 @@ class FerWarning(UserWarning):
 
 def __getattr__(name: str) -> Any:
     if name == "Predictor":  # imported on first use: `import fer` stays light
+        from fer.inference.loading import torch_installed
+
+        if not torch_installed():  # the light install: the same API on onnxruntime
+            from fer.inference.onnx_predictor import OnnxPredictor
+
+            return OnnxPredictor
         from fer.inference.predictor import Predictor
 
         return Predictor

@@ -87,6 +87,15 @@ def test_the_light_install_has_no_torch(light_python):
     assert result.returncode != 0 and "No module named 'torch'" in result.stderr
     result = run_light(light_python, "import fer, fer.inference; print(fer.__file__)")
     assert result.returncode == 0 and "site-packages" in result.stdout  # the installed copy
+    # the Python API is the same: fer.Predictor runs the shipped model on onnxruntime
+    code = (
+        "import fer\nfrom PIL import Image\n"
+        f"faces = fer.Predictor.load().predict_image(Image.open({str(face_photo())!r}))\n"
+        "print(type(fer.Predictor.load()).__name__, len(faces))"
+    )
+    result = run_light(light_python, code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["OnnxPredictor", "1"]
 
 
 def test_light_fer_predict_and_fer_video_give_the_torch_labels(light_python, tmp_path):

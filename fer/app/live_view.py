@@ -24,9 +24,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from fer.inference.classifier import FaceClassifier
 from fer.inference.frames import Frame
 from fer.inference.live import LiveSession
-from fer.inference.predictor import Predictor
 from fer.inference.records import FILES
 
 MAX_SESSIONS = 8  # live sessions kept in memory; the oldest is forgotten first
@@ -37,7 +37,7 @@ SESSION_CHARS = set("0123456789abcdefghijklmnopqrstuvwxyz-")
 class LiveSessions:
     """Live sessions by id, one model shared by all, one frame processed at a time."""
 
-    def __init__(self, predictor: Predictor, work_dir: Path) -> None:
+    def __init__(self, predictor: FaceClassifier, work_dir: Path) -> None:
         self.predictor, self.work_dir = predictor, work_dir
         self.sessions: OrderedDict[str, LiveSession] = OrderedDict()
         self.saved: dict[str, Path] = {}  # folder name -> folder, for live/files
@@ -111,7 +111,7 @@ class LiveSessions:
         return self.saved[folder] / name
 
 
-def live_router(predictor: Predictor, work_dir: Path) -> APIRouter:
+def live_router(predictor: FaceClassifier, work_dir: Path) -> APIRouter:
     """The live view's three routes over one `LiveSessions`."""
     sessions = LiveSessions(predictor, work_dir)
     router = APIRouter(prefix="/live")

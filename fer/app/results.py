@@ -17,9 +17,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fer.checkpoint import DEFAULT_MODEL, load_model, resolve_checkpoint
+from fer.inference.classifier import FaceClassifier, FacePrediction
 from fer.inference.images import read_image
 from fer.inference.overlay import draw
-from fer.inference.predictor import FacePrediction, Predictor
 from fer.inference.rows import face_rows, header
 from fer.inference.video import VideoError, analyze_video
 from fer.io import atomic_path
@@ -45,7 +45,7 @@ class VideoResult:
     frames_csv: Path | None = None
 
 
-def analyze_photo(predictor: Predictor, path: str | Path, out_dir: Path) -> PhotoResult:
+def analyze_photo(predictor: FaceClassifier, path: str | Path, out_dir: Path) -> PhotoResult:
     """Faces, boxes and probabilities of one photo, with the CSV and the chart in `out_dir`."""
     path = Path(path)
     try:
@@ -103,7 +103,7 @@ def bars_figure(faces: list[FacePrediction], path: Path) -> Path:
 
 
 def analyze_clip(
-    predictor: Predictor,
+    predictor: FaceClassifier,
     path: str | Path,
     out_dir: Path,
     fps: float = 1.0,

@@ -17,7 +17,7 @@ import gradio as gr
 import pandas as pd  # a Gradio dependency
 
 from fer.app.results import analyze_clip, analyze_photo, model_card
-from fer.inference.predictor import Predictor
+from fer.inference.classifier import FaceClassifier
 from fer.inference.rows import header
 
 # System fonts only: the default theme would fetch its font from Google's CDN.
@@ -70,7 +70,9 @@ def photo_input(**kwargs: Any) -> gr.Image:
     return image
 
 
-def build_app(predictor: Predictor, model: str | None, work_dir: Path | None = None) -> gr.Blocks:
+def build_app(
+    predictor: FaceClassifier, model: str | None, work_dir: Path | None = None
+) -> gr.Blocks:
     """The four-tab page; results are written under `work_dir` (a temporary folder by default)."""
     work = Path(work_dir or tempfile.mkdtemp(prefix="fer-app-"))
     columns = header(predictor.classes)  # fer-predict's CSV columns

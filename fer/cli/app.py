@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fer.cli.options import add_runtime
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -19,8 +21,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog="example: fer-app --model outputs/cpu_best --port 7860",
     )
     parser.add_argument(
-        "--model", help="run directory, checkpoint or .safetensors (default: shipped model)"
+        "--model",
+        help="run directory, checkpoint, .safetensors or .onnx (default: the shipped model)",
     )
+    add_runtime(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
     parser.add_argument(
@@ -41,15 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
     # Deferred: torch, Gradio and the model load only once the arguments are known good.
-    from fer.checkpoint import CheckpointError
-    from fer.inference.predictor import Predictor
+    from fer.inference.loading import ModelLoadError, load_predictor
+    from fer.modelinfo import CheckpointError
 
     try:
-        predictor = Predictor.load(args.model)
-    except CheckpointError as e:
+        predictor = load_predictor(args.model, args.runtime)
+    except (CheckpointError, ModelLoadError, ValueError) as e:
         print(f"fer-app: error: {e}", file=sys.stderr)
         return 1
-    if args.compile:  # the live view classifies one view of one face a frame (tta none)
+    if args.compile and hasattr(
+        predictor, "compile"
+    ):  # torch only; the live view classifies one view of one face a frame (tta none)
         compiled = predictor.compile("none")
         if compiled.compiled:
             print(f"fer-app: compiled in {compiled.compile_seconds:.0f} s", file=sys.stderr)

@@ -24,7 +24,7 @@ from PIL import Image
 from fer.framing import Framing
 from fer.inference.classifier import FaceClassifier
 from fer.inference.faces import FaceDetector
-from fer.modelinfo import TTA_MODES, TTA_VIEWS, ModelInfo
+from fer.modelinfo import DEFAULT_ONNX, TTA_MODES, TTA_VIEWS, ModelInfo
 from fer.preprocess import equalize_array, to_input
 
 CROP_PAD = 4  # as the torch path's 'crops' TTA: 5 shifted crops of a reflect-padded face
@@ -82,15 +82,16 @@ class OnnxPredictor(FaceClassifier):
         self._detector: FaceDetector | None = None
 
     @classmethod
-    def load(cls, path: str | Path, **options: Any) -> OnnxPredictor:
-        """From a `.onnx` file written by fer-export; `options`: batch_size."""
+    def load(cls, path: str | Path | None = None, **options: Any) -> OnnxPredictor:
+        """From a `.onnx` file written by fer-export (None: the shipped model's); `options`:
+        batch_size."""
         try:
             import onnxruntime as ort
         except ModuleNotFoundError:
             raise ModuleNotFoundError(
                 "the ONNX runtime is not installed: pip install onnxruntime"
             ) from None
-        path = Path(path)
+        path = Path(path) if path is not None else DEFAULT_ONNX
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file")
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
