@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -65,9 +66,14 @@ def light_python(tmp_path_factory) -> Path:
             source = Path(str(dist.locate_file(top)))
             if source.exists() and not (site / top).exists() and top != "..":
                 (site / top).symlink_to(source)
+    source = root / "source"  # built from a copy: the build leaves build/ where it runs
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "fer", source / "fer", ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-         "--no-build-isolation", "--target", str(site), str(REPO)],
+         "--no-build-isolation", "--target", str(site), str(source)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-2000:]
