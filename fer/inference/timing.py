@@ -1,4 +1,5 @@
-"""How long a Predictor takes to classify one face: the number model cards and benchmarks quote."""
+"""How long a predictor (torch or onnxruntime) takes to classify one face: the number model
+cards and benchmarks quote."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import time
 
 import numpy as np
 
-from fer.inference.predictor import Predictor
+from fer.inference.classifier import FaceClassifier
 
 
 def ms_per_face(
-    predictor: Predictor,
+    predictor: FaceClassifier,
     faces: np.ndarray,
     repeats: int = 200,
     tta: str = "none",

@@ -17,12 +17,15 @@ together, without TTA.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
 from fer import Predictor
 from fer.checkpoint import CheckpointError
+from fer.inference.onnx_predictor import OnnxPredictor
 from fer.inference.timing import ms_per_face
+from fer.modelinfo import DEFAULT_ONNX
 from fer.runtime import hardware
 
 
@@ -32,6 +35,11 @@ def main() -> None:
         "--model", help="run directory, checkpoint or .safetensors (default: shipped)"
     )
     parser.add_argument("--repeats", type=int, default=300, help="timed faces per setting")
+    parser.add_argument(
+        "--onnx",
+        help="its fer-export file, timed on onnxruntime too (default with the shipped model: "
+        "the shipped ONNX export)",
+    )
     parser.add_argument(
         "--compile",
         action="store_true",
@@ -75,6 +83,13 @@ def main() -> None:
                     + "".join(f"{t:>9.2f} ms" for t in times)
                     + f"   (compiled in {compiled.compile_seconds:.0f} s)"
                 )
+
+    onnx = args.onnx or (None if args.model else DEFAULT_ONNX)
+    if onnx is not None and Path(onnx).is_file():
+        predictor = OnnxPredictor.load(onnx)
+        times = [ms_per_face(predictor, faces, args.repeats, tta) for tta in ttas]
+        times.append(ms_per_face(predictor, faces, args.repeats, crops=crops))
+        print(f"{'32-true':<11}{'onnxrt':<11}" + "".join(f"{t:>9.2f} ms" for t in times))
 
 
 if __name__ == "__main__":
