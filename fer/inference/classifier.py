@@ -16,6 +16,7 @@ from PIL import Image
 
 from fer.framing import Framing
 from fer.inference.faces import Face, FaceDetector
+from fer.modelinfo import TTA_MODES, TTA_VIEWS
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ class FaceClassifier:
 
     def make_detector(self) -> FaceDetector:
         raise NotImplementedError
+
+    def resolve_tta(self, tta: str | None) -> str:
+        """`tta`, or the model's own when None; ValueError for an unknown mode."""
+        tta = self.tta if tta is None else tta
+        if tta not in TTA_VIEWS:
+            raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
+        return tta
 
     @property
     def detector(self) -> FaceDetector:

@@ -120,9 +120,7 @@ class OnnxPredictor(FaceClassifier):
     ) -> np.ndarray:
         """Emotion probabilities (N, classes) for face crops. `tta`: none, flip or crops; None:
         the model's own (`self.tta`)."""
-        tta = self.tta if tta is None else tta
-        if tta not in TTA_VIEWS:
-            raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
+        tta = self.resolve_tta(tta)
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         pixels = self.preprocess(faces)

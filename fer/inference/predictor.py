@@ -87,9 +87,7 @@ class Predictor(FaceClassifier):
         """Compile the network now for what a long live view classifies, a face alone and its
         views under `tta` (default: the model's own); other batches stay eager. Returns what
         was done (`compiled`, `compile_seconds`); when compiling fails nothing changes."""
-        tta = self.tta if tta is None else tta
-        if tta not in TTA_VIEWS:
-            raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
+        tta = self.resolve_tta(tta)
         batch_sizes = {1, min(TTA_VIEWS[tta], self._chunk or TTA_VIEWS[tta])}
         size, channels = self.info.input_size, self.info.channels
         compiled = CompiledNet(
@@ -132,9 +130,7 @@ class Predictor(FaceClassifier):
         """Emotion probabilities (N, num_classes) for face crops; batched on the model's device.
 
         `tta`: none, flip or crops; None: the model's own (`self.tta`)."""
-        tta = self.tta if tta is None else tta
-        if tta not in TTA_VIEWS:
-            raise ValueError(f"unknown tta {tta!r}; valid choices: {', '.join(TTA_MODES)}")
+        tta = self.resolve_tta(tta)
         if len(faces) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         images = self.preprocess(faces)

@@ -18,12 +18,16 @@ from typing import Any
 from urllib.parse import urlparse
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fer.models.base import NUM_CLASSES, BackboneClassifier
 from fer.models.factory import register
-from fer.models.torchvision import IMAGENET_MEAN, IMAGENET_STD, PretrainedWeightsError
+from fer.models.torchvision import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PretrainedWeightsError,
+    RGBAdapter,
+)
 
 
 def _offline_message(name_or_path: str, error: Exception) -> str:
@@ -115,17 +119,11 @@ class HFBackbone(BackboneClassifier):
         hidden = getattr(config, "hidden_size", None) or config.hidden_sizes[-1]
         self.num_features = int(hidden)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
-        self.input_mean, self.input_std = input_mean, input_std
-        self.register_buffer("rgb_mean", torch.tensor(mean).view(1, 3, 1, 1), False)
-        self.register_buffer("rgb_std", torch.tensor(std).view(1, 3, 1, 1), False)
+        self.adapter = RGBAdapter(self.resize, mean, std, input_mean, input_std)
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
         """Standardised grey (B, 1, 48, 48) -> the backbone's pixel_values (B, 3, s, s)."""
-        if self.input_mean is not None:
-            x = x * self.input_std + self.input_mean  # back to [0, 1]
-        if x.shape[-1] != self.resize:
-            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear")
-        return (x.expand(-1, 3, -1, -1) - self.rgb_mean) / self.rgb_std
+        return self.adapter(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         out = self.backbone(pixel_values=self.adapt(x.contiguous()))

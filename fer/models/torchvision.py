@@ -26,6 +26,33 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 DOWNLOAD_TIMEOUT_S = 30  # per socket operation: an unreachable host fails instead of hanging
 
 
+class RGBAdapter(nn.Module):
+    """Standardised grey faces (B, 1, H, W) -> a pretrained backbone's input (B, 3, s, s): the
+    faces' standardisation undone (`input_mean`/`input_std`; None: faces already in [0, 1]),
+    resized to `resize`, repeated to three channels and normalised with the backbone's own RGB
+    statistics. No weights: checkpoints are unchanged by it."""
+
+    def __init__(
+        self,
+        resize: int,
+        rgb_mean: tuple[float, ...] | list[float],
+        rgb_std: tuple[float, ...] | list[float],
+        input_mean: float | None = None,
+        input_std: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.resize, self.input_mean, self.input_std = resize, input_mean, input_std
+        self.register_buffer("rgb_mean", torch.tensor(rgb_mean).view(1, 3, 1, 1), False)
+        self.register_buffer("rgb_std", torch.tensor(rgb_std).view(1, 3, 1, 1), False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_mean is not None:
+            x = x * self.input_std + self.input_mean  # back to [0, 1]
+        if x.shape[-1] != self.resize:
+            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear")
+        return (x.expand(-1, 3, -1, -1) - self.rgb_mean) / self.rgb_std
+
+
 class PretrainedWeightsError(RuntimeError):
     """Pretrained weights that are neither cached, nor downloadable, nor given as a file."""
 
@@ -77,17 +104,11 @@ class TorchvisionNet(BackboneClassifier):
             nn.Dropout(dropout),
             nn.Linear(self.num_features, num_classes),
         )
-        self.input_mean, self.input_std = input_mean, input_std
-        self.register_buffer("rgb_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
-        self.register_buffer("rgb_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
+        self.adapter = RGBAdapter(resize, IMAGENET_MEAN, IMAGENET_STD, input_mean, input_std)
 
     def adapt(self, x: torch.Tensor) -> torch.Tensor:
         """Standardised grey (B, 1, 48, 48) -> ImageNet-normalised RGB (B, 3, resize, resize)."""
-        if self.input_mean is not None:
-            x = x * self.input_std + self.input_mean  # back to [0, 1]
-        if x.shape[-1] != self.resize:
-            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear")
-        return (x.expand(-1, 3, -1, -1) - self.rgb_mean) / self.rgb_std
+        return self.adapter(x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.adapt(x))  # (B, C, h, w)
