@@ -91,11 +91,12 @@ class BatchedMTCNN:
         device: Any = "cpu",
         thresholds: tuple[float, float, float] = THRESHOLDS,
         runtime: str = "torch",
+        onnx_dir: Path = ONNX_DIR,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime {runtime!r}; valid choices: {', '.join(RUNTIMES)}")
         self.runtime = runtime
-        self.nets = TorchNets(device) if runtime == "torch" else OnnxNets()
+        self.nets = TorchNets(device) if runtime == "torch" else OnnxNets(onnx_dir)
         self.min_face_size, self.factor, self.thresholds = min_face_size, factor, thresholds
 
     def scales(self, height: int, width: int) -> list[float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.inference.mtcnn import ONNX_DIR, BatchedMTCNN, OnnxNets
+from fer.inference.mtcnn import ONNX_DIR, BatchedMTCNN
 from fer.inference.mtcnn_nets import export_onnx
 from fer.inference.tracking import iou
 
@@ -23,10 +23,9 @@ from fer.inference.tracking import iou
 def check(folder: Path, frames: np.ndarray) -> float:
     """The smallest IoU between a torch box and the ONNX box that matches it (1.0: none found)."""
     torch_found = BatchedMTCNN().detect(frames)
-    onnx = BatchedMTCNN(runtime="torch")
-    onnx.nets = OnnxNets(folder)
+    onnx_found = BatchedMTCNN(runtime="onnx", onnx_dir=folder).detect(frames)
     worst = 1.0
-    for (a, _, _), (b, _, _) in zip(torch_found, onnx.detect(frames)):
+    for (a, _, _), (b, _, _) in zip(torch_found, onnx_found):
         if len(a) != len(b):
             return 0.0
         for box in a:
