@@ -18,6 +18,12 @@ from fer.inference.onnx_predictor import OnnxPredictor
 from fer.preprocess import equalize, equalize_array
 
 
+def without_torch(code: str) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter where importing torch fails."""
+    code = "import sys; sys.modules['torch'] = None\n" + code
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
 @pytest.fixture(scope="module")
 def exported(shared_tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
@@ -68,13 +74,12 @@ def test_a_photo_gives_the_same_faces_and_emotions_on_both_runtimes(shared_tiny_
 
 def test_onnx_predictor_runs_where_torch_cannot_be_imported(exported):
     code = (
-        "import sys; sys.modules['torch'] = None\n"
         "from skimage import data\n"
         "from fer.inference.onnx_predictor import OnnxPredictor\n"
         f"faces = OnnxPredictor.load({str(exported)!r}).predict_image(data.astronaut())\n"
         "print(len(faces), faces[0].label, round(float(faces[0].probs.sum()), 4))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = without_torch(code)
     assert result.returncode == 0, result.stderr[-2000:]
     count, label, total = result.stdout.split()
     assert int(count) == 1 and total == "1.0"
@@ -93,11 +98,10 @@ def test_fer_predict_runs_the_shipped_model_on_onnx_without_torch(tmp_path):
         pytest.skip("no ONNX model shipped in fer/assets")
     photo = str(face_photo())
     code = (
-        "import sys; sys.modules['torch'] = None\n"
         "from fer.cli.predict import main\n"
         f"sys.exit(main([{photo!r}, '--out', {str(tmp_path / 'onnx.csv')!r}]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = without_torch(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert main([photo, "--runtime", "torch", "--out", str(tmp_path / "torch.csv")]) == 0
     onnx_rows, torch_rows = (
@@ -145,11 +149,10 @@ def test_fer_video_gives_the_torch_labels_on_onnx_without_torch(tmp_path):
     if not clip.is_file() or not DEFAULT_ONNX.is_file():
         pytest.skip("no shared clip or no shipped ONNX model")
     code = (
-        "import sys; sys.modules['torch'] = None\n"
         "from fer.cli.video import main\n"
         f"sys.exit(main([{str(clip)!r}, '--out', {str(tmp_path / 'onnx')!r}]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = without_torch(code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert main([str(clip), "--runtime", "torch", "--out", str(tmp_path / "torch")]) == 0
     onnx_rows, torch_rows = (
