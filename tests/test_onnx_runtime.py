@@ -162,3 +162,33 @@ def test_fer_video_gives_the_torch_labels_on_onnx_without_torch(tmp_path):
     assert len(onnx_rows) == len(torch_rows) > 0
     assert [r["label"] for r in onnx_rows] == [r["label"] for r in torch_rows]
     assert [r["frame"] for r in onnx_rows] == [r["frame"] for r in torch_rows]
+
+
+def test_short_jobs_run_the_shipped_model_on_onnx_and_runs_stay_on_torch(shared_tiny_run, capsys):
+    """fer-predict and fer-video on files run the shipped model on onnxruntime (start-up is most
+    of their time); a run directory, a live view and an explicit --runtime keep their runtime."""
+    from fer.cli.video import main as video_main
+    from fer.inference.loading import choose_runtime, load_predictor, onnx_ready
+
+    if not onnx_ready():
+        pytest.skip("no ONNX model shipped in fer/assets")
+    assert choose_runtime(None, None, shipped_on_onnx=True) == "onnx"
+    assert choose_runtime(None, None) == "torch"  # the Python API and long-running tools
+    assert choose_runtime(None, "torch", shipped_on_onnx=True) == "torch"
+    assert choose_runtime(str(shared_tiny_run), None, shipped_on_onnx=True) == "torch"
+    assert isinstance(load_predictor(None, shipped_on_onnx=True), OnnxPredictor)
+    assert isinstance(load_predictor(shared_tiny_run, shipped_on_onnx=True), Predictor)
+    with pytest.raises(SystemExit):  # the tool says which default applies
+        video_main(["--help"])
+    assert "default: onnx for the shipped model" in " ".join(capsys.readouterr().out.split())
+
+
+def test_onnx_sessions_do_not_spin_between_runs(exported):
+    """Four sessions (classifier, P-, R-, O-Net) share two cores: threads left spinning after a
+    run take the cores from the next session's (a photo 168 ms spinning, 54 ms not)."""
+    from fer.inference.mtcnn import OnnxNets
+
+    sessions = [OnnxPredictor.load(exported).session, *OnnxNets().sessions]
+    for session in sessions:
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

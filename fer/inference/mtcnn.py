@@ -54,14 +54,8 @@ class OnnxNets:
     """The same networks on onnxruntime, from the ONNX files fer ships (no torch needed)."""
 
     def __init__(self, folder: Path = ONNX_DIR) -> None:
-        try:
-            import onnxruntime as ort
-        except ModuleNotFoundError:
-            raise ModuleNotFoundError(
-                "face detection on onnxruntime needs it: pip install onnxruntime"
-            ) from None
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # no warnings about unused initialisers
+        from fer.inference.onnx_session import cpu_session
+
         self.sessions = []
         for name in ("pnet", "rnet", "onet"):
             path = folder / f"{name}.onnx"
@@ -70,9 +64,7 @@ class OnnxNets:
                     f"{path}: MTCNN's ONNX files are missing from this installation "
                     "(python scripts/release/export_mtcnn.py writes them)"
                 )
-            self.sessions.append(
-                ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            )
+            self.sessions.append(cpu_session(path, "face detection on onnxruntime"))
 
     def __call__(self, stage: int, x: np.ndarray) -> list[np.ndarray]:
         pixels = np.ascontiguousarray(x.transpose(0, 3, 1, 2))

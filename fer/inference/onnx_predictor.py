@@ -24,6 +24,7 @@ from PIL import Image
 from fer.framing import Framing
 from fer.inference.classifier import FaceClassifier
 from fer.inference.faces import FaceDetector
+from fer.inference.onnx_session import cpu_session
 from fer.modelinfo import DEFAULT_ONNX, TTA_MODES, TTA_VIEWS, ModelInfo
 from fer.preprocess import equalize_array, to_input
 
@@ -85,16 +86,10 @@ class OnnxPredictor(FaceClassifier):
     def load(cls, path: str | Path | None = None, **options: Any) -> OnnxPredictor:
         """From a `.onnx` file written by fer-export (None: the shipped model's); `options`:
         batch_size."""
-        try:
-            import onnxruntime as ort
-        except ModuleNotFoundError:
-            raise ModuleNotFoundError(
-                "the ONNX runtime is not installed: pip install onnxruntime"
-            ) from None
         path = Path(path) if path is not None else DEFAULT_ONNX
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file")
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = cpu_session(path, "the ONNX runtime")
         info = read_info(dict(session.get_modelmeta().custom_metadata_map))
         return cls(session, info, **options)
 
