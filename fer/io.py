@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,10 +63,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Save a matplotlib figure as PNG atomically, and close it."""
-    import matplotlib.pyplot as plt  # deferred: matplotlib takes a second to import
-
+    """Save a matplotlib figure as PNG atomically, and close it (a figure made with pyplot; one
+    made as `matplotlib.figure.Figure`, without pyplot, needs no closing)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    if "matplotlib.pyplot" in sys.modules:  # deferred: pyplot takes half a second to import
+        sys.modules["matplotlib.pyplot"].close(fig)
     return path

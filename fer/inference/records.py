@@ -99,17 +99,14 @@ class Recording:
 
 def timeline_figure(recording: Recording, path: Path, title: str) -> Path:
     """The probabilities over time, one panel per tracked face: smoothed as lines, each frame's
-    own as dots of the same colour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    own as dots of the same colour. Drawn without pyplot (a second of start-up less for a video
+    that takes seconds)."""
+    from matplotlib.figure import Figure
 
     faces = recording.faces()
     ids = sorted({f.face_id for _, f in faces})
-    fig, axes = plt.subplots(
-        max(len(ids), 1), 1, figsize=(9, 2.6 * max(len(ids), 1)), squeeze=False, sharex=True
-    )
+    fig = Figure(figsize=(9, 2.6 * max(len(ids), 1)))
+    axes = fig.subplots(max(len(ids), 1), 1, squeeze=False, sharex=True)
     for ax, face_id in zip(axes[:, 0], ids):
         mine = [(t, f) for t, f in faces if f.face_id == face_id]
         times = [t for t, _ in mine]
