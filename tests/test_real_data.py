@@ -107,7 +107,8 @@ def test_shipped_model_card_matches_fer_eval_and_fer_predict(real_h5, private_jp
         assert moved <= 2 * 18
 
         csv_path = tmp_path / f"{name}.csv"
-        args = [str(folder), "--no-detect", "--tta", tta, "--out", str(csv_path)]
+        args = [str(folder), "--no-detect", "--tta", tta, "--runtime", "torch"]
+        args += ["--out", str(csv_path)]
         assert predict_main(args) == 0
         answers = {Path(r["path"]).name: r["label"] for r in csv.DictReader(csv_path.open())}
         assert sorted(answers) == sorted(rows)

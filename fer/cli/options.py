@@ -17,12 +17,14 @@ def add_tta(parser: argparse.ArgumentParser, help: str = TTA_HELP) -> None:
     parser.add_argument("--tta", choices=TTA_MODES, help=help)
 
 
-def add_runtime(parser: argparse.ArgumentParser) -> None:
-    """`--runtime {torch,onnx}`, default None (a .onnx model or no torch installed: onnx)."""
+def add_runtime(parser: argparse.ArgumentParser, shipped_on_onnx: bool = False) -> None:
+    """`--runtime {torch,onnx}`, default None (fer.inference.loading.choose_runtime decides;
+    `shipped_on_onnx`: the tool runs the shipped model on onnxruntime by default)."""
+    shipped = "the shipped model, " if shipped_on_onnx else ""
     parser.add_argument(
         "--runtime",
         choices=("torch", "onnx"),
         help="what runs the networks: torch, or onnxruntime (a .onnx file from fer-export; "
-        "the shipped model has one); default: onnx for a .onnx model or where torch is not "
-        "installed, else torch",
+        f"the shipped model has one); default: onnx for {shipped}a .onnx model or where torch "
+        "is not installed, else torch",
     )

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-detect", action="store_true", help="each image is already a cropped face"
     )
     add_tta(parser)
-    add_runtime(parser)
+    add_runtime(parser, shipped_on_onnx=True)
     parser.add_argument(
         "--margin",
         type=float,
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from fer.modelinfo import CheckpointError
 
     try:
-        predictor = load_predictor(args.model, args.runtime)
+        predictor = load_predictor(args.model, args.runtime, shipped_on_onnx=True)
     except (CheckpointError, ModelLoadError, ValueError) as e:
         print(f"fer-predict: error: {e}", file=sys.stderr)
         return 1
