@@ -121,8 +121,20 @@ def test_in_bf16_the_fused_weights_are_cast_once_and_agree():
 
 
 def test_bench_predict_times_the_shipped_model_both_ways(tmp_path):
+    from conftest import face_photo
+
+    photo = str(face_photo())
     done = subprocess.run(
-        [sys.executable, "scripts/bench/bench_predict.py", "--repeats", "3"],
+        [
+            sys.executable,
+            "scripts/bench/bench_predict.py",
+            "--repeats",
+            "3",
+            "--photos",
+            photo,
+            "--photo-repeats",
+            "2",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -130,11 +142,11 @@ def test_bench_predict_times_the_shipped_model_both_ways(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     header, *rows = [line.split() for line in done.stdout.splitlines()[1:]]
-    assert header == ["precision", "network", "tta", "none", "tta", "crops", "detected"]
+    assert header == ["precision", "network", "tta", "none", "tta", "crops", "detected", "photo"]
     # "as loaded"; the shipped model's ONNX export on onnxruntime last
     assert [row[1] for row in rows] == ["fused", "as", "fused", "as", "onnxrt"]
     assert [row[0] for row in rows][2:] == ["32-true", "32-true", "32-true"]
-    assert all(row.count("ms") == 3 for row in rows)  # a time in every column, none left out
+    assert all(row.count("ms") == 4 for row in rows)  # a time in every column, none left out
     missing = subprocess.run(
         [
             sys.executable,

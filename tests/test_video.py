@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -184,3 +186,23 @@ def test_label_accepts_the_models_own_classes(tmp_path, capsys):
         "fer-video: error: --label contempt: not one of the model's classes "
         "(angry, disgust, fear, happy, sad, surprise, neutral)"
     ]
+
+
+def test_bench_video_times_both_runtimes_and_the_whole_command(clips):
+    """scripts/bench/bench_video.py: per-frame stages on each runtime, then fer-video itself."""
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "scripts/bench/bench_video.py", str(clips["one"]), "--fps", "1"]
+        + ["--end-to-end", "--repeats", "1"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    for runtime in ("torch", "onnx"):
+        stages = lines[lines.index(f"runtime {runtime}:") + 1]
+        assert "3 frames" in stages and "3 faces" in stages  # the clip's face in each frame
+        whole = next(line for line in lines if f"fer-video --runtime {runtime}" in line)
+        assert float(whole.split()[-2]) > 0
