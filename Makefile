@@ -77,7 +77,7 @@ study: install $(H5)
 
 # The study's report from its committed parts, notes and final model (docs/study/REPORT.md and
 # RUNS.md); a test checks that this reproduces the committed files.
-REPORT_PARTS ?= grid optimizer activation pooling augment width kernel
+REPORT_PARTS ?= grid optimizer activation pooling augment width kernel family
 report: install
 	$(BIN)/fer-report $(addprefix docs/study/,$(REPORT_PARTS)) --notes docs/study/NOTES.md \
 		--final docs/study/final -o docs/study/REPORT.md
