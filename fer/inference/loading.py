@@ -6,7 +6,7 @@ weights). Without `--runtime`, a `.onnx` model runs on onnxruntime, anything els
 everything on onnxruntime where torch is not installed (the light install). Tools that start,
 predict and exit (fer-predict, fer-video on files) also run the shipped model on onnxruntime:
 importing torch is most of such a job's time (a 20-second video: 2.1 s on onnxruntime against
-3.4 s on torch, scripts/bench/bench_video.py), while a long-running process (fer-app, a live
+3.4-4.0 s on torch, scripts/bench/bench_video.py), while a long-running process (fer-app, a live
 view) makes up for torch's start-up with its faster bf16 kernels where the CPU has them.
 """
 

@@ -89,7 +89,7 @@ class OnnxPredictor(FaceClassifier):
         path = Path(path) if path is not None else DEFAULT_ONNX
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such ONNX file")
-        session = cpu_session(path, "the ONNX runtime")
+        session = cpu_session(path, "running a fer model exported to ONNX")
         info = read_info(dict(session.get_modelmeta().custom_metadata_map))
         return cls(session, info, **options)
 
