@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from fer.checkpoint import load_model, resolve_checkpoint
+from fer.inference.onnx_session import cpu_session
 from fer.io import atomic_path
 
 TOLERANCE = 1e-4  # largest difference of probabilities allowed between onnxruntime and torch
@@ -65,8 +66,9 @@ def export_onnx(
     model), check it against torch on `faces` (uint8 (N, H, W) or (N, H, W, 3); default: 64
     seeded random faces) and return {"path", "max_difference", "faces", "metadata"}. The file
     appears only once the check has passed."""
-    try:
-        import onnxruntime as ort
+    try:  # both are needed below: say so in one line now, not in a traceback later
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
     except ImportError as e:
         raise ExportError(
             f"fer-export needs onnx and onnxruntime: pip install onnx onnxruntime ({e.name} "
@@ -118,7 +120,7 @@ def export_onnx(
                 dynamo=False,
             )
         _set_metadata(tmp, metadata)
-        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        session = cpu_session(tmp, "fer-export")
         got = session.run(None, {"pixels": pixels.numpy()})[0]
         with torch.no_grad():
             expected = graph(pixels).numpy()
@@ -149,7 +151,5 @@ def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """An exported file's fer metadata, as written (JSON strings where structured)."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = cpu_session(path, "reading an ONNX file's metadata")
     return dict(session.get_modelmeta().custom_metadata_map)
