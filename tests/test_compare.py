@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from fer.analysis.compare import seed_table
+from fer.analysis.compare import seed_table, swept_axes
 from fer.analysis.report import prose_words, run_label
 from fer.cli.compare import main
 from fer.cli.report import main as report_main
 from fer.run.loggers import build_loggers
 from fer.run.naming import run_name
-from fer.run.records import find_runs, read_run
+from fer.run.records import Run, find_runs, read_run
 
 
 def fabricate(
@@ -290,6 +290,21 @@ def test_a_part_reads_its_baseline_runs_with_the_settings_they_do_not_name(tmp_p
     (part / "baseline.yaml").write_text("- ../grid/d4-s0\n")  # a list, not `runs: [...]`
     assert main([str(part)]) == 1
     assert "baseline.yaml: not `runs: [glob, ...]`" in capsys.readouterr().err
+
+
+def test_keys_of_a_swept_group_are_axes_only_where_they_vary_within_an_option(tmp_path):
+    """A family part compares the CNN with the ViT: the ViT's own depth (6) is part of choosing
+    the ViT, not a depth axis; a depth that varies within the CNN's runs is one."""
+    fam = [
+        Run(tmp_path / f"{model}-{seed}", "completed", {"model": model, "model.depth": depth})
+        for model, depth in (("cnn", "4"), ("vit", "6"))
+        for seed in range(2)
+    ]
+    assert swept_axes(fam) == ["model"]
+    deeper = Run(tmp_path / "cnn-deep", "completed", {"model": "cnn", "model.depth": "6"})
+    assert swept_axes([*fam, deeper]) == ["model", "model.depth"]
+    grid = [Run(tmp_path / d, "completed", {"model.depth": d}) for d in ("2", "4")]
+    assert swept_axes(grid) == ["model.depth"]
 
 
 def test_report_labels_a_run_with_axes_its_own_part_did_not_sweep(tmp_path):

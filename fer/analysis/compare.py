@@ -31,9 +31,26 @@ STATISTICS_METHOD = (
 
 
 def swept_axes(runs: list[Run]) -> list[str]:
-    """Override keys whose value differs between runs (the axes of the sweep)."""
+    """Override keys whose value differs between runs (the axes of the sweep). A key inside a
+    swept config group (`model.depth` when `model` is cnn in some runs and vit in others) is an
+    axis only where it varies within one of the group's options: the ViT's own depth is part of
+    choosing the ViT, not a second axis."""
     keys = sorted({k for r in runs for k in r.axes})
-    return [k for k in keys if len({r.axes.get(k) for r in runs}) > 1] or keys
+    varying = [k for k in keys if len({r.axes.get(k) for r in runs}) > 1]
+    return [k for k in varying if not _follows_group(k, varying, runs)] or keys
+
+
+def _follows_group(key: str, varying: list[str], runs: list[Run]) -> bool:
+    """Whether `key` takes one value per option of a swept group that contains it."""
+    parts = key.split(".")
+    for group in (".".join(parts[:i]) for i in range(1, len(parts))):
+        if group in varying:
+            values: dict[str | None, set[str | None]] = {}
+            for r in runs:
+                values.setdefault(r.axes.get(group), set()).add(r.axes.get(key))
+            if all(len(v) == 1 for v in values.values()):
+                return True
+    return False
 
 
 def cross_dataset(run: Run) -> dict[str, float]:

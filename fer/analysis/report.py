@@ -231,8 +231,10 @@ def _part(runs: list[Run], sweep: Path, figure: _Figures, missing_note: list[str
     if missing:
         missing_note.append(sweep.name)
     for name, caption in PART_FIGURES.items():
-        if name == "val_curves" and len(axes) < 2:
-            continue  # one-axis parts: the table says it; the grid's curves show the budget
+        if name == "val_curves" and len(axes) < 2 and "model" not in axes:
+            # one-axis parts: the table says it and the grid's curves show the budget; another
+            # architecture family (the ViT) learns at its own pace, so its part keeps the curves
+            continue
         lines += figure(sweep / f"{name}.png", f"{sweep.name}: {caption}")
     return lines
 
