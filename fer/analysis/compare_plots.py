@@ -132,7 +132,8 @@ def write_plots(
                 epochs,
                 accs,
                 marker="." if len(epochs) < 15 else None,
-                label=f"{r.path.name}: {name}",
+                # a directory named by its overrides says no more than the axes do
+                label=name if "=" in r.path.name else f"{r.path.name}: {name}",
             )
     ax.set(xlabel="epoch", ylabel="val accuracy", title="validation accuracy per epoch")
     if len(done) <= 16:
