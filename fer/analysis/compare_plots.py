@@ -126,7 +126,7 @@ def write_plots(
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in done:
         epochs, accs = val_curve(r)
-        name = run_name([f"{k}={v}" for k, v in r.axes.items() if k in axes])
+        name = run_name([f"{k}={r.axes[k]}" for k in axes if k in r.axes])
         if epochs:
             ax.plot(
                 epochs,
