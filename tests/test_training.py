@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +102,8 @@ class InterruptAt(logging.Handler):
 def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path, caplog):
     """A run interrupted in its second epoch of three and resumed trains only the epochs left,
     with the optimiser and the learning-rate schedule where they stopped: a resume that starts
-    over, reloads only the weights, or restarts the schedule fails here."""
+    over, reloads only the weights, or restarts the schedule fails here. Its record counts the
+    first attempt too: the images of all three epochs, and its wall time."""
     caplog.set_level(logging.INFO, logger="fer.system")
     run(config(tiny_h5, tmp_path / "whole", "trainer.max_epochs=3"))
     whole = torch.load(tmp_path / "whole/checkpoints/last.ckpt", weights_only=True)
@@ -124,10 +126,12 @@ def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path, caplog):
     assert stopped["global_step"] == steps_per_epoch  # one epoch done
 
     caplog.clear()
+    started = time.perf_counter()
     record = run(
         config(tiny_h5, tmp_path / "new", f"resume={tmp_path / 'run'}"),
         overrides=[f"resume={tmp_path / 'run'}"],
     )
+    this_attempt = time.perf_counter() - started
     resumed = [
         int(r.getMessage().split()[1].split("/")[0])
         for r in caplog.records
@@ -144,6 +148,10 @@ def test_resume_continues_from_last_checkpoint(tiny_h5, tmp_path, caplog):
     schedule, expected = last["lr_schedulers"][0], whole["lr_schedulers"][0]
     assert schedule["last_epoch"] == expected["last_epoch"] == 3 * steps_per_epoch
     assert schedule["_last_lr"] == pytest.approx(expected["_last_lr"])
+    # the run's counts went on as well: all three epochs' images, the first attempt's time
+    assert last["callbacks"]["RunStats"]["images"] == whole["callbacks"]["RunStats"]["images"]
+    assert stopped["callbacks"]["RunStats"]["wall_seconds"] > 0
+    assert record["wall_time_s"] > this_attempt  # this attempt alone is shorter
 
 
 def test_last_checkpoint_is_the_last_epoch_even_without_improvement(tiny_h5, tmp_path):

@@ -11,16 +11,20 @@ import lightning as L
 
 class RunStats(L.Callback):
     """Training images/s over whole training epochs (data loading and augmentation included,
-    validation excluded) and the fit's wall time."""
+    validation excluded) and the fit's wall time. Both go into every checkpoint, so a resumed
+    run counts the epochs and the time of its earlier attempts too (`earlier_seconds`: the
+    wall time up to the checkpoint it resumed from)."""
 
     def __init__(self) -> None:
         self.images = 0
         self.train_seconds = 0.0
+        self.earlier_seconds = 0.0
         self.fit_start = 0.0
         self.wall_seconds = 0.0
         self._epoch_start = 0.0
         self._epoch_images = 0
         self._epoch_seconds = 0.0
+        self._counted = True  # the current epoch's images are in `images`
 
     @property
     def images_per_s(self) -> float:
@@ -30,11 +34,25 @@ class RunStats(L.Callback):
         self.fit_start = time.perf_counter()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.wall_seconds = time.perf_counter() - self.fit_start
+        self.wall_seconds = self.earlier_seconds + time.perf_counter() - self.fit_start
+
+    def state_dict(self) -> dict[str, float]:
+        # last.ckpt is written after validation, before on_train_epoch_end counts the epoch
+        counting = not self._counted
+        return {
+            "images": self.images + (self._epoch_images if counting else 0),
+            "train_seconds": self.train_seconds + (self._epoch_seconds if counting else 0.0),
+            "wall_seconds": self.earlier_seconds + time.perf_counter() - self.fit_start,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        self.images = int(state_dict["images"])
+        self.train_seconds = float(state_dict["train_seconds"])
+        self.earlier_seconds = float(state_dict["wall_seconds"])
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
-        self._epoch_images, self._epoch_seconds = 0, 0.0
+        self._epoch_images, self._epoch_seconds, self._counted = 0, 0.0, False
 
     def on_train_batch_end(
         self,
@@ -50,6 +68,7 @@ class RunStats(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.images += self._epoch_images
         self.train_seconds += self._epoch_seconds
+        self._counted = True
         pl_module.log("train/images_per_s", self.images_per_s)
 
 

@@ -49,12 +49,14 @@ class Record:
         self, trainer: L.Trainer, stats: RunStats, precision: str, **results: Any
     ) -> dict[str, Any]:
         """Mark the run completed with `results` and what every run records: epochs, wall
-        time, training images/s, precision and the hardware it ran on; returns the record."""
+        time (a resumed run's earlier attempts included), training images/s, precision and the
+        hardware it ran on; returns the record."""
+        wall = stats.earlier_seconds + time.perf_counter() - self.started
         self.values.update(
             status="completed",
             **results,
             epochs=trainer.current_epoch,
-            wall_time_s=round(time.perf_counter() - self.started, 2),
+            wall_time_s=round(wall, 2),
             train_images_per_s=round(stats.images_per_s, 1),
             precision=precision,
             hardware=hardware(),  # where it trained: times are read with it
