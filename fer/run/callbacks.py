@@ -11,16 +11,15 @@ import lightning as L
 
 class RunStats(L.Callback):
     """Training images/s over whole training epochs (data loading and augmentation included,
-    validation excluded) and the fit's wall time. Both go into every checkpoint, so a resumed
-    run counts the epochs and the time of its earlier attempts too (`earlier_seconds`: the
-    wall time up to the checkpoint it resumed from)."""
+    validation excluded). Its counts and the fit's wall time so far go into every checkpoint, so
+    a resumed run counts the epochs and the time of its earlier attempts too (`earlier_seconds`:
+    the wall time up to the checkpoint it resumed from)."""
 
     def __init__(self) -> None:
         self.images = 0
         self.train_seconds = 0.0
         self.earlier_seconds = 0.0
         self.fit_start = 0.0
-        self.wall_seconds = 0.0
         self._epoch_start = 0.0
         self._epoch_images = 0
         self._epoch_seconds = 0.0
@@ -32,9 +31,6 @@ class RunStats(L.Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.fit_start = time.perf_counter()
-
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.wall_seconds = self.earlier_seconds + time.perf_counter() - self.fit_start
 
     def state_dict(self) -> dict[str, float]:
         # last.ckpt is written after validation, before on_train_epoch_end counts the epoch
