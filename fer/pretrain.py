@@ -52,7 +52,7 @@ def run(
     )
     stats = RunStats()
     callbacks: list[L.Callback] = [last_checkpoint(run_dir), stats]
-    hparams = OmegaConf.to_container(cfg, resolve=True)
+    hparams = OmegaConf.to_container(cfg, resolve=True) | {"provenance": record.provenance}
     trainer, loggers, precision = make_trainer(
         cfg, run_dir, run_name(overrides), group, hparams, callbacks
     )

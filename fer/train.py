@@ -100,7 +100,10 @@ def run(
             )
         )
     name = run_name(overrides)
-    hparams = OmegaConf.to_container(cfg, resolve=True) | {"params": params}
+    hparams = OmegaConf.to_container(cfg, resolve=True) | {
+        "params": params,
+        "provenance": record.provenance,
+    }
     trainer, loggers, precision = make_trainer(cfg, run_dir, name, group, hparams, callbacks)
     log.info("run %s: %s parameters, precision %s", name or run_dir.name, f"{params:,}", precision)
     experiment = wandb_experiment(loggers)

@@ -4,12 +4,14 @@ N×S×S grey or N×S×S×3 colour) and `labels` (int64 N, indices into the file'
 Format 2 keeps in the root attributes what the data is: `classes`, `image_size`, `channels`,
 `splits` (the group names), `roles` (which split trains, selects and reports: `train`, `val`,
 `test`, as JSON; a split may be missing, e.g. an evaluation-only set has only `test`), `name`,
-`source`, `source_sha256`. Format 1 files (FER2013 before format 2) still open, read as FER2013.
+`source`, `source_sha256` (the download's), `content_sha256` (the arrays': what a run records, so
+two files with the same faces and labels hash alike however they were made). Format 1 files (FER2013 before format 2) still open, read as FER2013.
 `fer-prepare` writes a file once; training and evaluation only read it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +82,9 @@ def write_dataset(
             f.attrs["mean"], f.attrs["std"] = meta.mean, meta.std
             f.attrs["source"] = source
             f.attrs["source_sha256"] = sha256
+            f.attrs["content_sha256"] = content_sha256(
+                {split: splits[split] for split in meta.splits}
+            )
             for split in meta.splits:
                 images, labels = splits[split]
                 group = f.create_group(split)
@@ -87,6 +92,33 @@ def write_dataset(
                 group.create_dataset("labels", data=labels.astype(np.int64))
                 if votes is not None:
                     group.create_dataset("votes", data=votes[split].astype(np.float32))
+
+
+def content_sha256(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """The sha256 of a dataset's faces and labels, split by split in the given order (names,
+    shapes and bytes), the data's identity in every run record."""
+    digest = hashlib.sha256()
+    for name, (images, labels) in splits.items():
+        images, labels = images.astype(np.uint8), labels.astype(np.int64)
+        digest.update(f"{name}:{images.shape}:{labels.shape};".encode())
+        digest.update(np.ascontiguousarray(images).tobytes())
+        digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def data_identity(path: str | Path) -> dict[str, object]:
+    """What a run records of its data file: the content hash (stored by fer-prepare; computed
+    here for files written before it was) and the size of each split."""
+    with open_dataset(path, classes=None) as f:
+        meta = read_meta(f)
+        sizes = {s: int(f[s]["labels"].shape[0]) for s in meta.splits}
+        stored = f.attrs.get("content_sha256")
+        digest = (
+            str(stored)
+            if stored
+            else content_sha256({s: (f[s]["images"][:], f[s]["labels"][:]) for s in meta.splits})
+        )
+    return {"name": meta.name, "content_sha256": digest, "split_sizes": sizes}
 
 
 def read_meta(f: h5py.File) -> DatasetMeta:

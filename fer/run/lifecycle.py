@@ -31,6 +31,7 @@ from fer.io import write_json
 from fer.run import directory as rundir
 from fer.run.callbacks import RunStats
 from fer.run.loggers import build_loggers
+from fer.run.provenance import PROVENANCE_KEY, now, provenance
 from fer.runtime import hardware, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,12 @@ class Record:
     run_dir: Path
     values: dict[str, Any]
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the run came from (commit, data hash, versions, machine; see fer.run.provenance),
+        also given to W&B as part of the run's config."""
+        return self.values[PROVENANCE_KEY]
 
     def complete(
         self, trainer: L.Trainer, stats: RunStats, precision: str, **results: Any
@@ -61,13 +68,24 @@ class Record:
             precision=precision,
             hardware=hardware(),  # where it trained: times are read with it
         )
+        self.provenance.update(precision=precision, ended_at=now())
         write_json(self.run_dir / "metrics.json", self.values)
         return self.values
 
 
 def start_record(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> Record:
-    """Mark the run as running in its metrics.json and seed everything."""
-    values = {"status": "running", "overrides": overrides, "run_dir": str(run_dir)}
+    """Mark the run as running in its metrics.json, with where it comes from, and seed
+    everything."""
+    trainer_cfg = cfg.get("trainer", {})
+    precision = resolve_precision(
+        trainer_cfg.get("precision", "auto"), trainer_cfg.get("accelerator", "auto")
+    )
+    values = {
+        "status": "running",
+        "overrides": overrides,
+        "run_dir": str(run_dir),
+        PROVENANCE_KEY: provenance(cfg.data.path, precision),
+    }
     write_json(run_dir / "metrics.json", values)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     return Record(run_dir, values)
