@@ -5,7 +5,8 @@ Format 2 keeps in the root attributes what the data is: `classes`, `image_size`,
 `splits` (the group names), `roles` (which split trains, selects and reports: `train`, `val`,
 `test`, as JSON; a split may be missing, e.g. an evaluation-only set has only `test`), `name`,
 `source`, `source_sha256` (the download's), `content_sha256` (the arrays': what a run records, so
-two files with the same faces and labels hash alike however they were made). Format 1 files (FER2013 before format 2) still open, read as FER2013.
+two files with the same faces and labels hash alike however they were made). Format 1 files
+(FER2013 before format 2) still open, read as FER2013.
 `fer-prepare` writes a file once; training and evaluation only read it.
 """
 
