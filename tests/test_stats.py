@@ -1,5 +1,5 @@
 """fer-compare's statistics on fabricated runs whose per-image predictions are known, and
-their calibration on simulated studies (seed effects and image effects)."""
+the blocked design they read (tests/test_calibration.py calibrates them on simulated studies)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,17 @@ import pytest
 from scipy import stats as scipy_stats
 from test_compare import fabricate
 
-from fer.analysis import stats as fer_stats
 from fer.analysis.compare import configurations, statistics
 from fer.analysis.stats import (
-    SIGNIFICANT,
     TOO_FEW,
     Configuration,
     axis_effects,
+    block_test,
     compare,
-    difference_interval,
+    correct_family,
     holm,
     paired_difference,
-    run_accuracies,
     seed_test,
-    verdict,
 )
 from fer.cli.compare import main
 from fer.run.predictions import write_predictions
@@ -80,24 +77,36 @@ def test_configuration_intervals_and_paired_comparisons(study):
     assert missing == 0 and len(comparisons) == 4
     best = comparisons[0]
     assert best.config.axes["model.norm"] == "batch" and best.diff is None
+    assert best.config.blocks == ("0", "1", "2")
     for c in comparisons:
         assert c.config.seeds == 3
         assert c.ci[0] < c.accuracy < c.ci[1] and c.ci[1] - c.ci[0] < 0.1
         # seeds resampled as well as images: never narrower than the images-only interval
         assert c.ci[1] - c.ci[0] >= 0.95 * (c.ci_images[1] - c.ci_images[0])
+        if c is best:
+            continue
+        # no declared baseline: against the best by val the comparisons are descriptive
+        assert c.reference == "best by val" and c.p is None and c.verdict == "descriptive"
+        assert c.design == "paired over blocks"
         if c.config.axes["model.norm"] == "none":
-            assert c.significant and 0.12 < c.diff < 0.28 and c.diff_ci[0] > 0.1
-        elif c is not best:
-            assert not c.significant and c.diff_ci[0] < 0 < c.diff_ci[1]
+            assert 0.12 < c.diff < 0.28 and c.diff_ci[0] > 0.1
+        else:
+            assert c.diff_ci[0] < 0 < c.diff_ci[1]
+    # one Holm family over every test made: the main and the simple effects
+    tested = [e for e in effects if e.p is not None]
+    assert len(tested) == len(effects) == 6
+    assert all(e.p_holm >= e.p for e in tested)
     sentences = {e.axis: e.sentence() for e in effects if not e.at}
     simple = [e.sentence() for e in effects if e.at]
     assert any(t.startswith("model.norm at model.depth=2: batch beats none") for t in simple)
     assert sentences["model.norm"].startswith("model.norm: batch beats none by")
-    assert "within noise" in sentences["model.depth"]
+    assert "no difference detected" in sentences["model.depth"]
 
 
-def test_seed_test_is_welch_over_run_accuracies_and_needs_three_seeds_and_holm():
+def test_block_test_is_paired_t_and_seed_test_is_welch_both_need_three_seeds_and_holm():
     a, b = [0.640, 0.645, 0.652], [0.621, 0.630, 0.626]
+    assert block_test(a, b) == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    assert block_test(a, a) == 1.0 and block_test(a[:2], b[:2]) is None
     expected = scipy_stats.ttest_ind(a, b, equal_var=False).pvalue
     assert seed_test(a, b) == pytest.approx(expected)
     assert seed_test(a, a) == 1.0
@@ -120,9 +129,10 @@ def test_fer_compare_prints_and_plots_the_statistics(study, capsys):
     assert main([str(study)]) == 0
     out = capsys.readouterr().out
     assert "model.norm: batch beats none by" in out and "p_holm" in out
-    assert "two-level bootstrap over seeds and test images" in out
+    assert "two-level bootstrap over blocks (seeds) and test images" in out
+    assert "Holm family: the 6 tests above" in out
     markdown = (study / "comparison.md").read_text()
-    assert "## Statistics" in markdown and "within noise" in markdown
+    assert "## Statistics" in markdown and "no difference detected" in markdown
     assert (study / "accuracy_by_axis.png").stat().st_size > 1000
 
 
@@ -156,7 +166,8 @@ def test_identical_runs_differ_by_nothing():
     correct = np.random.default_rng(2).random(3589) < 0.65
     runs = np.array([correct] * 3)
     best, same = compare(
-        [Configuration({"x": "a"}, runs, 0.7), Configuration({"x": "b"}, runs.copy(), 0.6)]
+        [Configuration({"x": "a"}, runs, 0.7), Configuration({"x": "b"}, runs.copy(), 0.6)],
+        baseline={"x": "a"},
     )
     assert same.diff == 0 and same.diff_ci[0] <= 0 <= same.diff_ci[1]
     assert same.p == 1.0 and same.significant is False
@@ -166,10 +177,10 @@ def test_single_runs_are_too_few_seeds_however_large_the_difference():
     rng = np.random.default_rng(3)
     worse = rng.random(3589) < 0.5
     better = worse | (rng.random(3589) < 0.5)  # 25 points better
-    other = compare([single(better, 0.7), single(worse, 0.6)])[1]
+    other = compare([single(better, 0.7), single(worse, 0.6)], {"x": "0.7"})[1]
     assert other.diff_ci[0] > 0.2 and other.p is None
     assert other.verdict == TOO_FEW and other.significant is False
-    two = compare([seeded(better, 0.7, seeds=2), seeded(worse, 0.6, seeds=2)])[1]
+    two = compare([seeded(better, 0.7, seeds=2), seeded(worse, 0.6, seeds=2)], {"x": "0.7"})[1]
     assert two.verdict == TOO_FEW and not two.significant
 
 
@@ -178,70 +189,13 @@ def test_200_more_faces_right_over_three_seeds_is_significant_and_seeded():
     worse = rng.random(3589) < 0.62
     better = worse.copy()
     better[np.flatnonzero(~worse)[:200]] = True  # right on 200 more faces
-    results = compare([seeded(better, 0.7), seeded(worse, 0.6)])
+    results = compare([seeded(better, 0.7), seeded(worse, 0.6)], {"x": "0.7"})
     other = results[1]
+    correct_family(results)
     assert other.diff == pytest.approx(200 / 3589, abs=0.01)
     assert other.diff_ci[0] > 0 and other.significant
-    again = compare([seeded(better, 0.7), seeded(worse, 0.6)])[1]
+    again = compare([seeded(better, 0.7), seeded(worse, 0.6)], {"x": "0.7"})[1]
     assert (again.diff_ci, again.ci, again.p) == (other.diff_ci, other.ci, other.p)
-
-
-def simulated_study(
-    rng: np.random.Generator, shift: float, seed_sd: float, images: int = 3589, seeds: int = 3
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two configurations' (seeds, images) correctness on the same test images, drawn from a
-    logistic model with an image effect (how hard each face is, shared), a seed effect (each
-    run's shift) and `shift` logits more for the first configuration."""
-    hardness = rng.normal(0.6, 2.0, images)
-
-    def runs(offset: float) -> np.ndarray:
-        logits = hardness[None] + offset + rng.normal(0, seed_sd, (seeds, 1))
-        return rng.random((seeds, images)) < 1 / (1 + np.exp(-logits))
-
-    return runs(shift), runs(0.0)
-
-
-@pytest.fixture
-def fewer_resamples(monkeypatch):
-    """Hundreds of simulated studies: 400 bootstrap resamples each instead of 2,000."""
-    monkeypatch.setattr(fer_stats, "RESAMPLES", 400)
-
-
-def verdict_of(a: np.ndarray, b: np.ndarray) -> str:
-    """The verdict fer-compare gives one comparison (a family of one: p_holm = p)."""
-    p = seed_test(run_accuracies(a), run_accuracies(b))
-    return verdict(p, difference_interval([a], [b]), min(len(a), len(b)))
-
-
-def test_calibration_null_comparisons_are_significant_at_most_7_percent_of_the_time(
-    fewer_resamples,
-):
-    """240 null studies (no true difference; seed noise and image noise): the rate of
-    'significant' at alpha 0.05 stays at most 0.07, as a calibrated test must."""
-    rng = np.random.default_rng(11)
-    verdicts = [verdict_of(*simulated_study(rng, 0.0, seed_sd=0.05)) for _ in range(240)]
-    assert TOO_FEW not in verdicts  # a test was made in every one
-    rate = np.mean([v == SIGNIFICANT for v in verdicts])
-    assert rate <= 0.07, rate
-
-
-def test_calibration_a_true_3_point_difference_is_found_at_least_90_percent_of_the_time(
-    fewer_resamples,
-):
-    rng = np.random.default_rng(12)
-    found, diffs = [], []
-    for _ in range(100):
-        a, b = simulated_study(rng, 0.20, seed_sd=0.02)
-        found.append(verdict_of(a, b) == SIGNIFICANT)
-        diffs.append(a.mean() - b.mean())
-    assert 0.025 < np.mean(diffs) < 0.04  # the shift is about 3 points of accuracy
-    assert np.mean(found) >= 0.9, np.mean(found)
-
-
-def test_calibration_with_two_seeds_nothing_is_ever_significant(fewer_resamples):
-    rng = np.random.default_rng(13)
-    for _ in range(10):
-        assert verdict_of(*simulated_study(rng, 0.5, seed_sd=0.02, seeds=2)) == TOO_FEW
 
 
 def test_axis_effects_in_an_unfinished_grid_compare_only_what_both_values_ran():

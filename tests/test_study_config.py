@@ -12,7 +12,9 @@ from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[1]
 PARTS = sorted(p.stem for p in (REPO / "conf" / "study").glob("*.yaml"))
-ONE_AT_A_TIME = [p for p in PARTS if p not in ("base", "grid")]
+# The parts of the first study, around the grid's cell (their runs in docs/study/<part>/); the
+# blocked re-run's `ablation` part trains its own default in every block instead.
+ONE_AT_A_TIME = [p for p in PARTS if p not in ("base", "grid", "ablation")]
 # What a part sets for its own values besides the swept axis, said in its config: the ViT trains
 # at its own learning rate (conf/study/family.yaml), as each optimiser at its config group's.
 OWN_SETTINGS = {"family": {"optimizer": {"lr": 5.0e-4}}}
@@ -43,3 +45,16 @@ def test_a_parts_default_is_the_grids_baseline_cell_and_is_not_swept_again(part)
 
     baseline = yaml.safe_load((REPO / "docs" / "study" / part / "baseline.yaml").read_text())
     assert baseline["runs"] == ["../grid/model.depth=4,model.norm=batch,seed=*"]
+
+
+def test_the_ablation_blocks_default_is_the_default_recipe_and_each_variant_changes_it():
+    spec = yaml.safe_load((REPO / "conf" / "study" / "ablation.yaml").read_text())
+    variants = spec["hydra"]["sweeper"]["params"]["variant"].split(",")
+    assert variants[0] == "default" and "seed" not in spec["hydra"]["sweeper"]["params"]
+    default = job_config("study=ablation", "variant=default", "seed=1")
+    assert default == job_config("study=ablation", "seed=1")  # `default` changes nothing
+    assert default["trainer"]["precision"] == "bf16-mixed"  # one precision for the re-run
+    configs = [job_config("study=ablation", f"variant={v}", "seed=1") for v in variants[1:]]
+    for variant, config in zip(variants[1:], configs):
+        assert config != default, variant
+    assert len({str(c) for c in configs}) == len(configs)  # no two variants alike

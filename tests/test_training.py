@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from fer.checkpoint import load_model
-from fer.data.hdf5 import read_split
+from fer.data.hdf5 import data_identity, read_split
 from fer.fer2013 import CLASSES
 from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer.preprocess import normalize
@@ -42,6 +42,15 @@ def test_composed_run_writes_its_run_directory(tiny_h5, tmp_path):
     assert saved["params"] == sum(p.numel() for p in model.parameters())
     assert {"train_images_per_s", "wall_time_s"} <= saved.keys()  # times: bench_train.py's job
     assert saved["hardware"] == hardware()  # where it trained, for reading its times
+    provenance = saved["provenance"]  # where it came from: code, data, libraries, machine
+    assert provenance["data"] == data_identity(tiny_h5)
+    assert len(provenance["data"]["content_sha256"]) == 64
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:  # a checkout (CI's clone is one)
+        assert provenance["commit"] == head.stdout.strip() and provenance["dirty"] in (True, False)
+    assert provenance["versions"]["torch"] == torch.__version__.split("+")[0]
+    assert provenance["precision"] == saved["precision"] and provenance["threads"] >= 1
+    assert provenance["started_at"] <= provenance["ended_at"]
     assert saved["val"]["acc"] == pytest.approx(saved["val_acc_best"])
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

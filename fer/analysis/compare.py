@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from fer.analysis.compare_plots import write_plots
-from fer.analysis.stats import AxisEffect, Comparison, Configuration, axis_effects, compare
+from fer.analysis.stats import (
+    INDEPENDENT,
+    AxisEffect,
+    Comparison,
+    Configuration,
+    axis_effects,
+    compare,
+    correct_family,
+)
 from fer.io import atomic_path
 from fer.run.predictions import read_predictions
 from fer.run.records import Run
@@ -24,10 +32,13 @@ from fer.run.records import Run
 Statistics = tuple[list[Comparison], list[AxisEffect], int]
 
 STATISTICS_METHOD = (
-    "95% intervals from a two-level bootstrap over seeds and test images, images-only beside "
-    "them; p: Welch's t-test over the runs' accuracies against the best configuration by val, "
-    "Holm-corrected in p_holm; fewer than 3 seeds a side: too few seeds"
+    "95% intervals from a two-level bootstrap over blocks (seeds) and test images, images-only "
+    "beside them; p: paired t-test over blocks (Welch's over runs where the seeds differ) "
+    "against the baseline (a configuration whose swept values are all `default`), Holm-corrected "
+    "over every test of this call in p_holm; without a baseline the comparisons with the best "
+    "by val are descriptive; fewer than 3 blocks: too few seeds"
 )
+BASELINE_VALUE = "default"  # a configuration whose swept values are all this is the baseline
 
 
 def swept_axes(runs: list[Run]) -> list[str]:
@@ -154,6 +165,7 @@ def configurations(runs: list[Run]) -> list[Configuration]:
             dict(zip(axes, key)),
             test_correctness(group),
             float(np.mean([r.get("val", "acc") for r in group])),
+            tuple(r.axes.get("seed", str(k)) for k, r in enumerate(group)),
         )
         for key, group in groups.items()
     ]
@@ -177,17 +189,33 @@ def test_correctness(group: list[Run]) -> np.ndarray | None:
     return np.array(rows)
 
 
-def statistics(runs: list[Run]) -> Statistics:
-    """Comparisons with the best configuration, main effects per axis, and the number of
-    completed runs left out for want of predictions."""
+def baseline_of(configs: list[Configuration]) -> dict[str, str] | None:
+    """The declared baseline: the configuration whose swept values are all `default`."""
+    for c in configs:
+        if c.axes and all(v == BASELINE_VALUE for v in c.axes.values()):
+            return dict(c.axes)
+    return None
+
+
+def statistics(runs: list[Run], correct: bool = True) -> Statistics:
+    """Comparisons with the baseline (or, descriptively, the best configuration), main and
+    simple effects of the axes the baseline does not fix, and the number of configurations
+    left out for want of predictions. `correct`: Holm over every test made here as one family
+    (a report passes False and corrects over all its parts)."""
     configs = configurations(runs)
     missing = sum(1 for c in configs if c.correct is None)
-    return compare(configs), axis_effects(configs), missing
+    baseline = baseline_of(configs)
+    comparisons = compare(configs, baseline)
+    effects = axis_effects(configs, skip=list(baseline or ()))
+    if correct:
+        correct_family([*comparisons, *effects])
+    return comparisons, effects, missing
 
 
 def stats_table(comparisons: list[Comparison]) -> tuple[list[str], list[list[str]]]:
     """One row per configuration: test accuracy with its seed-aware 95% interval (and the
-    images-only one), and against the best by val the difference, its intervals, Welch's p over
+    images-only one), and against the reference (baseline, or best by val) the difference, its
+    intervals, the paired p over
     seeds, Holm's p and the verdict."""
     axes = list(comparisons[0].config.axes) if comparisons else []
     header = [
@@ -196,10 +224,10 @@ def stats_table(comparisons: list[Comparison]) -> tuple[list[str], list[list[str
         "test_acc",
         "95% CI seeds+images",
         "95% CI images only",
-        "diff_vs_best",
-        "diff CI seeds+images",
+        "diff_vs_reference",
+        "diff CI blocks+images",
         "diff CI images only",
-        "p (Welch, seeds)",
+        "p (paired t, blocks)",
         "p_holm",
         "verdict",
     ]
@@ -212,7 +240,7 @@ def stats_table(comparisons: list[Comparison]) -> tuple[list[str], list[list[str
                 f"{100 * c.accuracy:.2f}",
                 _interval(c.ci),
                 _interval(c.ci_images),
-                "best by val" if c.diff is None else f"{100 * c.diff:+.2f}",
+                _reference(c),
                 _interval(c.diff_ci),
                 _interval(c.diff_ci_images),
                 "" if c.p is None else f"{c.p:.2g}",
@@ -221,6 +249,13 @@ def stats_table(comparisons: list[Comparison]) -> tuple[list[str], list[list[str
             ]
         )
     return header, rows
+
+
+def _reference(c: Comparison) -> str:
+    """The difference column: the reference named on its own row, else reference - this."""
+    if c.diff is None:
+        return c.reference
+    return f"{100 * c.diff:+.2f}" + ("" if c.design != INDEPENDENT else " (unpaired)")
 
 
 def _interval(ci: tuple[float, float] | None) -> str:
@@ -237,8 +272,14 @@ def statistics_lines(
     axis value, and what was left out."""
     lines = []
     if comparisons:
+        tested = sum(r.p is not None for r in (*comparisons, *effects))
+        designs = sorted({r.design for r in (*comparisons, *effects) if r.design})
         lines += [table(*stats_table(comparisons)), ""]
         lines += [e.sentence() for e in effects]
+        lines.append(
+            f"analysis: {', '.join(designs) or 'none'}; reference: {comparisons[0].reference} "
+            f"({comparisons[0].config.name}); Holm family: the {tested} tests above"
+        )
     if missing:
         lines.append(
             f"{missing} configuration(s) have runs without predictions/test.npz (trained before "
@@ -264,7 +305,7 @@ def wandb_summaries(runs: list[Run], comparisons: list[Comparison]) -> dict[Path
         }
         if c.diff is not None:
             values |= {
-                "compare/diff_vs_best": c.diff,
+                "compare/diff_vs_reference": c.diff,
                 "compare/diff_ci_low": c.diff_ci[0],
                 "compare/diff_ci_high": c.diff_ci[1],
                 "compare/diff_ci_images_low": c.diff_ci_images[0],

@@ -31,7 +31,7 @@ from fer.analysis.compare import (
     table_rows,
     write_outputs,
 )
-from fer.analysis.stats import AxisEffect, Comparison
+from fer.analysis.stats import AxisEffect, Comparison, correct_family
 from fer.fer2013 import CLASSES
 from fer.io import atomic_path
 from fer.run.predictions import read_predictions
@@ -178,7 +178,7 @@ def configuration_table(comparisons: list[Comparison]) -> list[str]:
     if not comparisons:
         return []
     axes = list(comparisons[0].config.axes)
-    header = [*axes, "seeds", "val %", "test %", "95% CI", "best − this", "95% CI", "p_holm"]
+    header = [*axes, "seeds", "val %", "test %", "95% CI", "reference − this", "95% CI", "p_holm"]
     header.append("verdict")
     rows = [
         [
@@ -187,7 +187,7 @@ def configuration_table(comparisons: list[Comparison]) -> list[str]:
             _pct(c.config.val_acc),
             _pct(c.accuracy),
             _interval(c.ci),
-            "best by val" if c.diff is None else f"{100 * c.diff:+.2f}",
+            c.reference if c.diff is None else f"{100 * c.diff:+.2f}",
             _interval(c.diff_ci),
             "" if c.p_holm is None else f"{c.p_holm:.2g}",
             c.verdict or "",
@@ -218,15 +218,22 @@ def effects_table(effects: list[AxisEffect]) -> list[str]:
     return [markdown_table(header, rows)]
 
 
-def _part(runs: list[Run], sweep: Path, figure: _Figures, missing_note: list[str]) -> list[str]:
+def _part(
+    runs: list[Run],
+    sweep: Path,
+    figure: _Figures,
+    missing_note: list[str],
+    stats: tuple[list[Comparison], list[AxisEffect], int],
+) -> list[str]:
     """One part: its configuration and effect tables and its figures (per-run tables go to the
     appendix)."""
-    comparisons, effects, missing = stats = statistics(runs)
+    comparisons, effects, missing = stats
     write_outputs(runs, sweep, stats)
     axes = [a for a in swept_axes(runs) if a != "seed"]
     lines = [f"Swept: {', '.join(f'`{a}`' for a in axes)}.", ""]
     lines += configuration_table(comparisons) + [""]
-    if len(axes) > 1:  # with one axis the effects are the rows above
+    tested_above = bool(comparisons) and comparisons[0].reference == "baseline"
+    if len(axes) > 1 or not tested_above:  # against a baseline, the rows above are the tests
         lines += effects_table(effects) + [""]
     if missing:
         missing_note.append(sweep.name)
@@ -437,6 +444,11 @@ def build_report(
         ]
         lines += _recipe(best) + [""]
 
+    # One Holm family over every test of every part: the report's claims are read together.
+    part_stats = {sweep: statistics(found, correct=False) for sweep, found in parts.items()}
+    family = correct_family([r for c, e, _ in part_stats.values() for r in (*c, *e)])
+    lines += [f"Holm family: {family} tests, all parts.", ""]
+
     sections: dict[str, list[Path]] = {"study": [], "filter sizes": [], "architectures": []}
     for sweep, found in parts.items():
         part_axes = [a for a in swept_axes(found) if a != "seed"]
@@ -453,7 +465,7 @@ def build_report(
         for sweep in sections[key]:
             if len(parts) > 1:
                 lines += [f"### {sweep.name}", ""]
-            lines += _part(parts[sweep], sweep, figure, missing)
+            lines += _part(parts[sweep], sweep, figure, missing, part_stats[sweep])
         lines += yours(key)
     if missing:
         lines += [

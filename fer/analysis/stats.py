@@ -2,28 +2,37 @@
 
 Everything here works on per-image correctness (from the runs' `predictions/test.npz`), so two
 configurations are compared on the same test images (paired). A configuration is the set of
-runs that share every swept override except `seed`: a (seeds, images) matrix of correctness.
+runs that share every swept override except `seed`: a (seeds, images) matrix of correctness,
+its rows in seed order (`blocks`).
 
-Two sources of noise move a measured accuracy: which test images were drawn, and which seed a
-run had (initial weights, data order, augmentation). Both are counted:
+The study trains in **blocks**: one seed of every configuration of a part, the same initial
+weights and data order for each. Runs of one block share that luck, so configurations are
+compared block by block:
 
-- **intervals** are a two-level bootstrap: each resample draws a configuration's seeds with
-  replacement, then the test images with replacement (the same images for both sides of a
-  paired difference), and averages. The images-only interval (the seeds' per-image mean,
-  images resampled) is kept as a second, named column: it is what a single fixed set of runs
-  says about new test images, and it is narrower;
-- **tests** are Welch's t-test (scipy) on the runs' accuracies, one value per seed: a difference
-  counts only if it is larger than the runs of one configuration differ among themselves. The
-  p-values are Holm-corrected over a part's family (its comparisons with the best, its main
-  effects, its simple effects). A difference is called significant
-  only when the corrected p is below 0.05 *and* the two-level interval excludes zero; with
-  fewer than MIN_SEEDS seeds on either side no test is made and the verdict is "too few seeds";
-- **main effects** per swept axis average each value's configurations (over the other axes),
-  and **simple effects** give an axis's difference at each setting of another (interactions),
-  with the same intervals and tests; a main effect's replicates are its configurations' runs
-  averaged seed by seed.
+- **tests** are paired t-tests over blocks (scipy's `ttest_rel` on the per-block accuracy
+  differences, n - 1 degrees of freedom), on the blocks both sides have; where the two sides
+  share fewer than two seeds (runs trained independently) Welch's t-test over the runs is used
+  instead, and the comparison says so (`design`). The p-values are Holm-corrected over one
+  family: every test a call of `statistics` makes (a report: every test of every part);
+- **intervals** are a two-level bootstrap: each resample draws the blocks with replacement (the
+  same blocks for both sides), then the test images with replacement (the same images for both
+  sides), and averages. With few blocks a plain bootstrap of the block means is too narrow, so
+  the block level's deviations are scaled by t(n-1)/z * sqrt(n/(n-1)) (the small-sample
+  factor of a t interval). The images-only interval (the seeds' per-image mean, images
+  resampled) is kept as a second, named column: what one fixed set of runs says about new
+  faces;
+- a difference is **significant** when its Holm-corrected p is below 0.05 and its interval
+  excludes zero; with fewer than MIN_SEEDS blocks on either side no test is made ("too few
+  seeds"). Otherwise "within noise": no difference detected, the interval bounds it;
+- comparisons are made against a declared **baseline** configuration (the part's default):
+  comparing everything against the best by validation carries a winner's curse (the best is
+  picked partly on luck its test accuracy shares), so without a baseline the comparisons with
+  the best are descriptive (intervals, no test); **main effects** per swept axis average each
+  value's configurations (over the other axes) and **simple effects** give an axis's difference
+  at each setting of another, tested block by block.
 
-The calibration of these verdicts on simulated studies is tested in tests/test_stats.py.
+The calibration of these verdicts on simulated studies with the committed runs' structure is
+tested in tests/test_calibration.py; scripts/bench/bench_power.py prints the design's power.
 """
 
 from __future__ import annotations
@@ -38,12 +47,14 @@ RESAMPLES = 2000  # bootstrap resamples per interval
 SEED = 0  # the resampling is seeded: the same runs give the same intervals
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
-MIN_SEEDS = 3  # fewer on either side: "too few seeds", never "significant"
+MIN_SEEDS = 3  # fewer blocks (or runs) on either side: "too few seeds", never "significant"
 _CHUNK = 500  # resamples drawn at a time (memory: _CHUNK x images floats)
 
 SIGNIFICANT = "significant"
 NOT_SIGNIFICANT = "within noise"
 TOO_FEW = "too few seeds"
+PAIRED = "paired over blocks"
+INDEPENDENT = "independent runs"
 
 
 @dataclass
@@ -51,6 +62,11 @@ class Configuration:
     axes: dict[str, str]  # swept axis -> value, seed left out
     correct: np.ndarray | None  # (seeds, images) bool, columns in test-index order; None: no data
     val_acc: float  # mean over seeds
+    blocks: tuple[str, ...] = ()  # the seed of each row of `correct`; () = 0, 1, ...
+
+    def __post_init__(self) -> None:
+        if not self.blocks and self.correct is not None:
+            self.blocks = tuple(str(k) for k in range(len(self.correct)))
 
     @property
     def name(self) -> str:
@@ -65,6 +81,24 @@ class Configuration:
     def seeds(self) -> int:
         return 0 if self.correct is None else len(self.correct)
 
+    def rows(self, blocks: Sequence[str]) -> np.ndarray:
+        """The runs of these blocks, in that order."""
+        where = {b: i for i, b in enumerate(self.blocks)}
+        return self.correct[[where[b] for b in blocks]]
+
+
+@dataclass
+class Outcome:
+    """One comparison's test: the difference (accuracy, 0..1), its intervals, p and design."""
+
+    diff: float
+    ci: tuple[float, float]  # blocks (or seeds) and images resampled
+    ci_images: tuple[float, float]  # images only
+    p: float | None  # None: too few seeds, or a descriptive comparison (no test)
+    seeds: int  # blocks compared (paired) or the fewer runs of the two sides
+    design: str  # PAIRED or INDEPENDENT
+    p_holm: float | None = None
+
 
 @dataclass
 class Comparison:
@@ -72,18 +106,23 @@ class Comparison:
     accuracy: float
     ci: tuple[float, float]  # seeds and images resampled
     ci_images: tuple[float, float]  # images only
-    diff: float | None = None  # best minus this, in accuracy (0..1)
-    diff_ci: tuple[float, float] | None = None  # seeds and images resampled
+    diff: float | None = None  # reference minus this, in accuracy (0..1); None: the reference
+    diff_ci: tuple[float, float] | None = None  # blocks and images resampled
     diff_ci_images: tuple[float, float] | None = None
-    p: float | None = None  # Welch's t-test over the runs' accuracies; None: too few seeds
+    p: float | None = None  # the paired (or Welch) test; None: too few seeds or descriptive
     p_holm: float | None = None
-    seeds: int = 0  # the fewer seeds of the two sides
+    seeds: int = 0  # blocks compared
+    design: str = ""
+    reference: str = "baseline"  # baseline | best by val (descriptive: no test)
 
     @property
     def verdict(self) -> str | None:
-        """None for the best configuration itself, else SIGNIFICANT, NOT_SIGNIFICANT or TOO_FEW."""
+        """None for the reference itself; "descriptive" against the best by val (no test);
+        else SIGNIFICANT, NOT_SIGNIFICANT or TOO_FEW."""
         if self.diff is None:
             return None
+        if self.reference != "baseline":
+            return "descriptive"
         return verdict(self.p_holm, self.diff_ci, self.seeds)
 
     @property
@@ -103,7 +142,8 @@ class AxisEffect:
     ci_images: tuple[float, float] | None = None
     p: float | None = None
     p_holm: float | None = None
-    seeds: int = 0  # replicates on the thinner side
+    seeds: int = 0  # blocks (or replicates on the thinner side)
+    design: str = ""
 
     @property
     def verdict(self) -> str:
@@ -119,7 +159,7 @@ class AxisEffect:
             winner, loser = (self.best, self.value) if points > 0 else (self.value, self.best)
             text = (
                 f"{self.axis}{where}: {winner} beats {loser} by {abs(points):.1f} points "
-                f"{interval} (p_holm {self.p_holm:.2g}, {self.seeds} seeds)"
+                f"{interval} (p_holm {self.p_holm:.2g}, {self.seeds} blocks)"
             )
         elif verdict == TOO_FEW:
             text = (
@@ -128,8 +168,9 @@ class AxisEffect:
             )
         else:
             text = (
-                f"{self.axis}{where}: {self.best} vs {self.value} differs by {points:.1f} points "
-                f"{interval}, within noise (p_holm {self.p_holm:.2g}, {self.seeds} seeds)"
+                f"{self.axis}{where}: {self.best} vs {self.value}: no difference detected "
+                f"({points:+.1f} points; the interval bounds it to {interval}; p_holm "
+                f"{self.p_holm:.2g}, {self.seeds} blocks)"
             )
         return text + (f" (at {self.only} only)" if self.only else "")
 
@@ -143,15 +184,49 @@ def verdict(p_holm: float | None, ci: tuple[float, float] | None, seeds: int) ->
     return SIGNIFICANT if p_holm < ALPHA and excludes_zero else NOT_SIGNIFICANT
 
 
-def compare(configs: list[Configuration]) -> list[Comparison]:
-    """Each configuration with predictions: its intervals, and its comparison with the best one
-    by validation accuracy (Welch's t over seeds, Holm-corrected over the comparisons)."""
+def shared_blocks(a: Sequence[Configuration], b: Sequence[Configuration]) -> list[str]:
+    """The seeds every configuration on both sides has, in a stable order."""
+    common = set.intersection(*(set(c.blocks) for c in (*a, *b)))
+    return sorted(common, key=_natural)
+
+
+def compare_sides(
+    a: Sequence[Configuration], b: Sequence[Configuration], tested: bool = True
+) -> Outcome:
+    """Side `a` (its configurations averaged) minus side `b`: paired over the blocks all of them
+    share when there are at least two, else over independent runs (Welch). `tested=False`:
+    intervals only (a descriptive comparison)."""
+    blocks = shared_blocks(a, b)
+    y = np.mean([c.per_image for c in a], axis=0)
+    x = np.mean([c.per_image for c in b], axis=0)
+    ci_images = images_interval((y, x))
+    if len(blocks) >= 2:
+        ra = np.mean([c.rows(blocks) for c in a], axis=0)  # (blocks, images)
+        rb = np.mean([c.rows(blocks) for c in b], axis=0)
+        diff = float(ra.mean() - rb.mean())
+        p = block_test(run_accuracies(ra), run_accuracies(rb)) if tested else None
+        return Outcome(diff, blocked_interval(ra, rb), ci_images, p, len(blocks), PAIRED)
+    k_a, k_b = min(c.seeds for c in a), min(c.seeds for c in b)
+    p = seed_test(_replicates(a, k_a), _replicates(b, k_b)) if tested else None
+    ci = difference_interval([c.correct for c in a], [c.correct for c in b])
+    return Outcome(float(y.mean() - x.mean()), ci, ci_images, p, min(k_a, k_b), INDEPENDENT)
+
+
+def compare(
+    configs: list[Configuration], baseline: dict[str, str] | None = None
+) -> list[Comparison]:
+    """Each configuration with predictions: its intervals, and its comparison with the
+    reference: the `baseline` configuration (its axes; tested, block by block) when given and
+    present, else the best by validation accuracy (intervals only: no test, no verdict).
+    The reference comes first. Holm's correction is the caller's (`correct_family`)."""
     usable = [c for c in configs if c.correct is not None]
     if not usable or len({c.correct.shape[1] for c in usable}) > 1:
         return []
-    best = usable[0]
+    declared = [c for c in usable if baseline and _matches(c, baseline)]
+    reference = declared[0] if len(declared) == 1 else usable[0]
+    kind = "baseline" if reference in declared else "best by val"
     results = []
-    for config in usable:
+    for config in [reference, *(c for c in usable if c is not reference)]:
         x = config.per_image
         result = Comparison(
             config,
@@ -159,16 +234,18 @@ def compare(configs: list[Configuration]) -> list[Comparison]:
             accuracy_interval(config.correct),
             images_interval((x,)),
             seeds=config.seeds,
+            reference=kind,
         )
-        if config is not best:
-            result.diff = float(best.per_image.mean() - x.mean())
-            result.diff_ci = difference_interval([best.correct], [config.correct])
-            result.diff_ci_images = images_interval((best.per_image, x))
-            result.seeds = min(best.seeds, config.seeds)
-            result.p = seed_test(run_accuracies(best.correct), run_accuracies(config.correct))
+        if config is not reference:
+            t = compare_sides([reference], [config], tested=kind == "baseline")
+            result.diff, result.diff_ci, result.diff_ci_images = t.diff, t.ci, t.ci_images
+            result.p, result.seeds, result.design = t.p, t.seeds, t.design
         results.append(result)
-    _holm_into([r for r in results if r.diff is not None])
     return results
+
+
+def _matches(config: Configuration, spec: dict[str, str]) -> bool:
+    return all(config.axes.get(k) == v for k, v in spec.items())
 
 
 def run_accuracies(correct: np.ndarray) -> np.ndarray:
@@ -176,9 +253,21 @@ def run_accuracies(correct: np.ndarray) -> np.ndarray:
     return np.asarray(correct, float).mean(axis=1)
 
 
+def block_test(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Two-sided p of the paired t-test over blocks (a[k] and b[k] trained in block k): 'the
+    per-block differences average zero'; None with fewer than MIN_SEEDS blocks."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    if len(d) < MIN_SEEDS:
+        return None
+    if np.all(d == d[0]):  # no spread: identical differences
+        return 1.0 if d[0] == 0 else 0.0
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
 def seed_test(a: Sequence[float], b: Sequence[float]) -> float | None:
     """Two-sided p-value of Welch's t-test for 'runs of a and runs of b are equally accurate',
-    one accuracy per run; None with fewer than MIN_SEEDS runs on either side."""
+    one accuracy per run (runs not trained in blocks); None with fewer than MIN_SEEDS runs on
+    either side."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) < MIN_SEEDS or len(b) < MIN_SEEDS:
         return None
@@ -201,10 +290,12 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def _holm_into(results: Sequence[Comparison | AxisEffect]) -> None:
+def correct_family(results: Sequence[Comparison | AxisEffect]) -> int:
+    """Holm-correct every tested result together, in place; returns the family's size."""
     tested = [r for r in results if r.p is not None]
     for r, p in zip(tested, holm([r.p for r in tested])):
         r.p_holm = p
+    return len(tested)
 
 
 def accuracy_interval(correct: np.ndarray) -> tuple[float, float]:
@@ -213,10 +304,48 @@ def accuracy_interval(correct: np.ndarray) -> tuple[float, float]:
 
 
 def difference_interval(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[float, float]:
-    """95% two-level bootstrap interval of mean(a) - mean(b): each side a list of
-    configurations' (seeds, images) correctness, averaged; every configuration's seeds are
-    resampled on their own, the images once for both sides (paired)."""
+    """95% two-level bootstrap interval of mean(a) - mean(b) for runs not trained in blocks:
+    each side a list of configurations' (seeds, images) correctness, averaged; every
+    configuration's seeds are resampled on their own, the images once for both sides."""
     return _two_level([a], [b])
+
+
+def blocked_interval(
+    a: np.ndarray, b: np.ndarray, resamples: int | None = None, seed: int = SEED
+) -> tuple[float, float]:
+    """95% two-level bootstrap interval of mean(a) - mean(b) where row k of both sides was
+    trained in block k (rows: blocks, columns: the same test images).
+
+    Level 1 draws blocks with replacement (the same for both sides) and takes the mean of their
+    accuracy differences, its deviation scaled by the small-sample factor t(n-1)/z *
+    sqrt(n/(n-1)). Level 2 draws test images with replacement (the same for both sides) from
+    the per-image differences, shrunk to the image-to-image spread that the runs' own noise does
+    not explain: resampling the raw per-image differences would count each run's per-image
+    noise twice, once in its accuracy and again as an image effect (Owen 2007, the crossed
+    "pigeonhole" bootstrap), and on real runs, which disagree on 11-14% of faces, that alone
+    makes the interval far too wide."""
+    d = np.asarray(a, float) - np.asarray(b, float)  # (blocks, images)
+    n, images = d.shape
+    mean = float(d.mean())
+    rows = d.mean(axis=1)
+    columns = d.mean(axis=0)
+    residual = d - rows[:, None] - columns[None] + mean
+    ms_residual = float((residual**2).sum() / max((n - 1) * (images - 1), 1))
+    spread = float(columns.var(ddof=1))  # image effects + residual / n
+    image_effects = max(spread - ms_residual / n, 0.0)
+    shrunk = mean + np.sqrt(image_effects / spread) * (columns - mean) if spread else columns
+    factor = stats.t.ppf((1 + LEVEL) / 2, n - 1) / stats.norm.ppf((1 + LEVEL) / 2)
+    factor *= np.sqrt(n / (n - 1))
+    rng = np.random.default_rng(seed)
+    total = resamples or RESAMPLES
+    out = np.empty(total)
+    for start in range(0, total, _CHUNK):
+        k = min(_CHUNK, total - start)
+        blocks = rows[rng.integers(0, n, (k, n))].mean(axis=1)
+        faces = shrunk[rng.integers(0, images, (k, images))].mean(axis=1)
+        out[start : start + k] = mean + factor * (blocks - mean) + (faces - mean)
+    low, high = np.quantile(out, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return float(low), float(high)
 
 
 def _two_level(plus: list[list[np.ndarray]], minus: list[list[np.ndarray]]) -> tuple[float, float]:
@@ -268,36 +397,34 @@ def _effect(
     axis: str, best: str, value: str, a: list[Configuration], b: list[Configuration], **kw: str
 ) -> AxisEffect:
     """best's configurations `a` against value's `b`, averaged over each side's configurations."""
-    y = np.mean([c.per_image for c in a], axis=0)
-    x = np.mean([c.per_image for c in b], axis=0)
-    ra, rb = _replicates(a), _replicates(b)
+    t = compare_sides(a, b)
     return AxisEffect(
         axis,
         best,
         value,
-        float(y.mean() - x.mean()),
-        difference_interval([c.correct for c in a], [c.correct for c in b]),
-        ci_images=images_interval((y, x)),
-        p=seed_test(ra, rb),
-        seeds=min(len(ra), len(rb)),
+        t.diff,
+        t.ci,
+        ci_images=t.ci_images,
+        p=t.p,
+        seeds=t.seeds,
+        design=t.design,
         **kw,
     )
 
 
-def _replicates(configs: list[Configuration]) -> np.ndarray:
+def _replicates(configs: Sequence[Configuration], k: int) -> np.ndarray:
     """Run accuracies averaged over the configurations seed by seed (run k of each), as many as
     the thinnest configuration has: independent replicates of the side's mean."""
-    k = min(c.seeds for c in configs)
     return np.mean([run_accuracies(c.correct)[:k] for c in configs], axis=0)
 
 
-def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
-    """Per swept axis, each value against the axis's best value (by validation accuracy), both
-    averaged over the other axes; then, with two or more axes, the same at each setting of
-    each other axis (simple effects: where axes interact they differ). In an incomplete grid
-    only the other axes' settings that every value has are used, and the effect says which.
-    Holm's correction runs over the main effects as one family and the simple effects as
-    another."""
+def axis_effects(configs: list[Configuration], skip: Sequence[str] = ()) -> list[AxisEffect]:
+    """Per swept axis (but those in `skip`: a declared baseline's axes, whose comparisons are
+    made against it), each value against the axis's best value (by validation accuracy),
+    both averaged over the other axes; then, with two or more axes, the same at each setting
+    of each other axis (simple effects: where axes interact they differ). In an incomplete
+    grid only the other axes' settings that every value has are used, and the effect says
+    which. Holm's correction is the caller's (`correct_family`)."""
     usable = [c for c in configs if c.correct is not None]
     if not usable or len({c.correct.shape[1] for c in usable}) > 1:
         return []
@@ -305,7 +432,7 @@ def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
     names = list(usable[0].axes)
     for axis in names:
         values = sorted({c.axes[axis] for c in usable}, key=_natural)
-        if len(values) < 2:
+        if len(values) < 2 or axis in skip:
             continue
         # Only the settings of the other axes that every value was run with: in a grid still
         # being filled, averaging over what exists would mix in the other axes' effects.
@@ -350,8 +477,6 @@ def axis_effects(configs: list[Configuration]) -> list[AxisEffect]:
                                 axis, best, value, here[best], here[value], at=f"{other}={setting}"
                             )
                         )
-    _holm_into([e for e in effects if not e.at])
-    _holm_into([e for e in effects if e.at])
     return effects
 
 

@@ -111,6 +111,38 @@ MUTATIONS = (
         "MIN_SEEDS = 2",
         ("tests/test_stats.py",),
     ),
+    Mutation(
+        "images-only",
+        "the comparison's interval resamples test images only, not blocks",
+        "fer/analysis/stats.py",
+        "out[start : start + k] = mean + factor * (blocks - mean) + (faces - mean)",
+        "out[start : start + k] = columns[rng.integers(0, images, (k, images))].mean(axis=1)",
+        ("tests/test_calibration.py",),
+    ),
+    Mutation(
+        "unpaired",
+        "the test over blocks ignores the pairing (Welch's over independent runs)",
+        "fer/analysis/stats.py",
+        "return float(stats.ttest_rel(a, b).pvalue)",
+        "return float(stats.ttest_ind(a, b, equal_var=False).pvalue)",
+        ("tests/test_calibration.py",),
+    ),
+    Mutation(
+        "z-test",
+        "the test over blocks is a z-test with the ddof=0 standard deviation",
+        "fer/analysis/stats.py",
+        "return float(stats.ttest_rel(a, b).pvalue)",
+        "return float(2 * stats.norm.sf(abs(d.mean()) / (d.std() / np.sqrt(len(d)))))",
+        ("tests/test_calibration.py",),
+    ),
+    Mutation(
+        "no-holm",
+        "the family's p-values are not corrected for multiplicity",
+        "fer/analysis/stats.py",
+        "for r, p in zip(tested, holm([r.p for r in tested])):",
+        "for r, p in zip(tested, [r.p for r in tested]):",
+        ("tests/test_calibration.py",),
+    ),
 )
 
 
