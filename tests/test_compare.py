@@ -352,3 +352,40 @@ def test_rerunning_fer_report_reproduces_the_committed_study_report(tmp_path, mo
     assert report_main([*argv, "-o", "docs/study/REPORT.md"]) == 0
     for name in ("REPORT.md", "RUNS.md"):
         assert (tmp_path / "docs" / "study" / name).read_text() == (STUDY / name).read_text()
+
+
+def _with_provenance(run, commit="a" * 40, data="d" * 64, host="vm"):
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["provenance"] = {
+        "commit": commit,
+        "dirty": False,
+        "data": {"content_sha256": data, "split_sizes": {}},
+        "versions": {"torch": "2.14.1", "lightning": "2.6.6"},
+        "host": host,
+        "cpu": "AMD EPYC",
+        "threads": 2,
+        "precision": "bf16-mixed",
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_fer_compare_prints_the_blocks_and_provenance_and_refuses_mixed_data(tmp_path, capsys):
+    sweep = tmp_path / "part"
+    runs = [
+        fabricate(sweep, j, [f"variant={v}", f"seed={s}"], val=0.6, test=0.6)
+        for j, (v, s) in enumerate([("default", 0), ("sgd", 0), ("default", 1), ("sgd", 1)])
+    ]
+    for run in runs[:3]:
+        _with_provenance(run, host="vm" if run is not runs[2] else "other")
+    assert main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "blocks (seeds): 0, 1" in out
+    assert "host: other (AMD EPYC, 2 threads) (1 runs); vm (AMD EPYC, 2 threads) (2 runs)" in out
+    assert "<- warning: the runs differ" in out
+    assert "1 of 4 completed runs record no provenance" in out
+    _with_provenance(runs[3], data="e" * 64)  # one run trained on other data
+    assert main([str(sweep)]) == 1
+    captured = capsys.readouterr()
+    assert "trained on different data" in captured.err and "--allow-mixed" in captured.err
+    assert main([str(sweep), "--allow-mixed"]) == 0
+    assert "compared anyway (--allow-mixed)" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from fer.data.augment import build_augment
 from fer.data.datamodule import FERDataModule, fold_indices, subset_indices
 from fer.data.hdf5 import DatasetError
 
-from conftest import REPO
+from conftest import REPO, make_faces
 
 
 def test_splits_are_training_publictest_privatetest(tiny_h5):
@@ -127,3 +127,39 @@ def test_val_and_test_are_read_in_a_fixed_shuffled_order(tiny_h5):
         assert sorted(dm.test_set.index) == list(range(len(dm.test_set)))
         orders.append(dm.val_set.index.copy())
     np.testing.assert_array_equal(*orders)
+
+
+@pytest.fixture(scope="module")
+def faces64(tmp_path_factory):
+    """A FER2013-classed file of 64x64 faces (upsampled tiny faces), 8 per class a split."""
+    from fer.data.hdf5 import DatasetMeta, write_dataset
+
+    splits = {}
+    for i, usage in enumerate(("Training", "PublicTest", "PrivateTest")):
+        images, labels = make_faces(8, seed=i)
+        big = np.repeat(np.repeat(images, 2, axis=1), 2, axis=2)[:, :64, :64]
+        splits[usage] = (np.ascontiguousarray(big), labels)
+    path = tmp_path_factory.mktemp("faces64") / "faces64.h5"
+    write_dataset(path, splits, "test", "", meta=DatasetMeta(image_size=64))
+    return path
+
+
+@pytest.mark.parametrize("augment", sorted(p.stem for p in (REPO / "conf" / "augment").glob("*")))
+def test_every_augmentation_keeps_the_datasets_size(faces64, augment):
+    """Training batches come at the file's size, as validation's do (not FER2013's 48)."""
+    config = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "augment" / f"{augment}.yaml"))
+    data = FERDataModule(str(faces64), batch_size=8, num_workers=0, augment=config)
+    data.setup()
+    train, _ = next(iter(data.train_dataloader()))
+    val, _ = next(iter(data.val_dataloader()))
+    assert tuple(train.shape) == (8, 64, 64) and tuple(val.shape) == (16, 64, 64), augment
+
+
+def test_simclr_views_keep_the_datasets_size(faces64):
+    from fer.ssl.data import PretrainData
+
+    views = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "pretrain.yaml").ssl.views)
+    data = PretrainData(str(faces64), views=views, batch_size=8, num_workers=0, bank_size=14)
+    data.setup()
+    first, second = next(iter(data.train_dataloader()))
+    assert first.shape[-2:] == second.shape[-2:] == (64, 64)

@@ -342,6 +342,7 @@ def write_outputs(runs: list[Run], out: Path, stats: Statistics | None = None) -
     ]
     if "seed" in swept_axes(runs):
         markdown += ["", "## Mean ± std over seeds", "", markdown_table(*seed_table(runs))]
+    markdown += ["", "## Provenance", "", *(f"- {line}" for line in provenance_lines(runs)[0])]
     comparisons, effects, missing = stats or statistics(runs)
     markdown += ["", f"## Statistics (test = PrivateTest; {STATISTICS_METHOD})", ""]
     markdown += statistics_lines(comparisons, effects, missing, markdown_table)
@@ -350,6 +351,57 @@ def write_outputs(runs: list[Run], out: Path, stats: Statistics | None = None) -
     with atomic_path(out / "comparison.md") as tmp:
         tmp.write_text("\n".join(markdown) + "\n")
     return plots
+
+
+def provenance_lines(runs: list[Run]) -> tuple[list[str], bool]:
+    """Where the completed runs come from (fer.run.provenance), as lines: the blocks (seeds),
+    commits, data hashes, hosts, precisions and library versions, with a warning where runs or
+    a block's runs differ, and the runs that record none. Also whether the data differs
+    (different content hashes: the comparison is not of like with like)."""
+    done = [r for r in runs if r.status == "completed"]
+    recorded = [r for r in done if isinstance(r.metrics.get("provenance"), dict)]
+
+    def facts(run: Run) -> dict[str, str]:
+        p = run.metrics["provenance"]
+        data = p.get("data") or {}
+        versions = p.get("versions") or {}
+        return {
+            "commit": f"{str(p.get('commit'))[:10]}{' (dirty)' if p.get('dirty') else ''}",
+            "data": str(data.get("content_sha256", "unknown"))[:12],
+            "host": f"{p.get('host')} ({p.get('cpu')}, {p.get('threads')} threads)",
+            "precision": str(p.get("precision")),
+            "versions": ", ".join(f"{k} {versions.get(k)}" for k in ("torch", "lightning")),
+        }
+
+    lines = []
+    seeds = sorted({r.axes.get("seed", "") for r in done} - {""}, key=_natural)
+    if seeds:
+        lines.append(f"blocks (seeds): {', '.join(seeds)}")
+    table = {r.path: facts(r) for r in recorded}
+    for key in ("commit", "data", "host", "precision", "versions"):
+        counts: dict[str, int] = {}
+        for f in table.values():
+            counts[f[key]] = counts.get(f[key], 0) + 1
+        if counts:
+            said = "; ".join(f"{v} ({n} runs)" for v, n in sorted(counts.items()))
+            flag = "  <- warning: the runs differ" if len(counts) > 1 and key != "data" else ""
+            lines.append(f"{key}: {said}{flag}")
+    for seed in seeds:
+        block = [table[r.path] for r in recorded if r.axes.get("seed") == seed]
+        for key in ("commit", "host"):
+            if len({f[key] for f in block}) > 1:
+                lines.append(f"warning: block {seed} spans more than one {key}")
+    if len(recorded) < len(done):
+        lines.append(
+            f"warning: {len(done) - len(recorded)} of {len(done)} completed runs record no "
+            "provenance (no commit, data hash or versions: trained before fer recorded them)"
+        )
+    mixed = len({f["data"] for f in table.values()}) > 1
+    return lines, mixed
+
+
+def _natural(value: str) -> tuple:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
 def _fmt(value: float | None) -> str:

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from fer.analysis.compare import (
     STATISTICS_METHOD,
+    provenance_lines,
     seed_table,
     statistics,
     statistics_lines,
@@ -59,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also write each run's configuration CI, difference from the best and significance "
         "into the run's own W&B summary (offline unless WANDB_MODE=online; then wandb sync)",
     )
+    parser.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="compare runs whose data files differ (different content hashes); without it "
+        "such a comparison is refused",
+    )
     args = parser.parse_args(argv)
     try:
         runs = find_runs(args.paths)
@@ -73,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(*table_rows(runs)))
     if "seed" in swept_axes(runs):
         print("\nper configuration, mean ± std over seeds:\n" + format_table(*seed_table(runs)))
+    provenance, mixed = provenance_lines(runs)
+    print("\nprovenance:\n" + "\n".join(f"  {line}" for line in provenance))
+    if mixed and not args.allow_mixed:
+        print(
+            "fer-compare: error: the runs were trained on different data (content hashes above); "
+            "--allow-mixed compares them anyway",
+            file=sys.stderr,
+        )
+        return 1
+    if mixed:
+        print("  warning: different data, compared anyway (--allow-mixed)")
     comparisons, effects, missing = statistics(runs)
     print(f"\nstatistics (test accuracy in %; {STATISTICS_METHOD}):")
     print("\n".join(statistics_lines(comparisons, effects, missing, _plain_table)))

@@ -120,7 +120,8 @@ class FERDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.limit, self.eval_limit, self.seed = limit, eval_limit, seed
         self.cv_folds, self.cv_fold, self.sampler = cv_folds, cv_fold, sampler
-        self.transform = build_augment(augment)
+        self.augment = augment
+        self.transform = build_augment(augment)  # its keys checked now; built at the data's size
         self.train_set: FaceDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -138,6 +139,7 @@ class FERDataModule(L.LightningDataModule):
             val = (val_images, val_labels, np.arange(len(val_labels)))
             rows = np.arange(len(labels))
         keep = subset_indices(labels, self.limit, self.seed)
+        self.transform = build_augment(self.augment, size=self.meta.image_size)
         if self.transform is not None:
             self.transform.set_random_seed(self.seed)
         soft = None

@@ -71,7 +71,8 @@ class PretrainData(L.LightningDataModule):
         super().__init__()
         self.path, self.batch_size, self.num_workers = Path(path), batch_size, num_workers
         self.limit, self.bank_size, self.seed = limit, bank_size, seed
-        self.transform = build_views(views)
+        self.views = views
+        self.transform = build_views(views)  # its keys checked now; built at the data's size
         self.train_set: TwoViews | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -79,6 +80,7 @@ class PretrainData(L.LightningDataModule):
             return
         images, labels = read_split(self.path, "Training")
         keep = subset_indices(labels, self.limit, self.seed)
+        self.transform = build_views(self.views, size=images.shape[1])
         self.transform.set_random_seed(self.seed)
         self.train_set = TwoViews(images[keep], self.transform)
         bank = subset_indices(labels, self.bank_size, self.seed)
