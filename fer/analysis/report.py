@@ -15,6 +15,7 @@ path, so the folder renders on GitHub. `prose_words` counts what a word limit co
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -227,8 +228,10 @@ def _part(
 ) -> list[str]:
     """One part: its configuration and effect tables and its figures (per-run tables go to the
     appendix)."""
-    comparisons, effects, missing = stats
-    write_outputs(runs, sweep, stats)
+    comparisons, effects, missing = stats  # Holm over the report's family
+    own = copy.deepcopy(stats)  # the part's comparison.md: Holm over the part, as fer-compare
+    correct_family([*own[0], *own[1]])
+    write_outputs(runs, sweep, own)
     axes = [a for a in swept_axes(runs) if a != "seed"]
     lines = [f"Swept: {', '.join(f'`{a}`' for a in axes)}.", ""]
     lines += configuration_table(comparisons) + [""]
