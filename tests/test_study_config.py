@@ -53,7 +53,7 @@ def test_the_ablation_blocks_default_is_the_default_recipe_and_each_variant_chan
     assert variants[0] == "default" and "seed" not in spec["hydra"]["sweeper"]["params"]
     default = job_config("study=ablation", "variant=default", "seed=1")
     assert default == job_config("study=ablation", "seed=1")  # `default` changes nothing
-    assert default["trainer"]["precision"] == "bf16-mixed"  # one precision for the re-run
+    assert default["trainer"]["precision"] == "32-true"  # one precision for the re-run
     configs = [job_config("study=ablation", f"variant={v}", "seed=1") for v in variants[1:]]
     for variant, config in zip(variants[1:], configs):
         assert config != default, variant
