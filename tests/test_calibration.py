@@ -23,7 +23,9 @@ def null_p() -> np.ndarray:
     rng = np.random.default_rng(53)
     parts = []
     for seed_points in (0.3, 0.6, 1.0):
-        acc = simulate.run_accuracies(rng, STUDIES // 3 + 1, seed_points=seed_points)
+        acc = simulate.run_accuracies(
+            rng, STUDIES // 3 + 1, simulate.Design(seed_points=seed_points)
+        )
         parts += [[block_test(s[k], s[0]) for k in range(1, s.shape[0])] for s in acc]
     return np.array(parts, float)
 
@@ -50,9 +52,8 @@ def test_intervals_cover_the_true_difference_95_percent_of_the_time():
     rng = np.random.default_rng(54)
     covered = []
     for seed_points in (0.3, 0.6, 1.0):
-        for batch in simulate.studies(
-            rng, COVERAGE_STUDIES // 3, alternatives=1, seed_points=seed_points
-        ):
+        design = simulate.Design(alternatives=1, seed_points=seed_points)
+        for batch in simulate.studies(rng, COVERAGE_STUDIES // 3, design):
             for study in batch:
                 low, high = blocked_interval(study[1], study[0], resamples=500)
                 covered.append(low <= 0 <= high)
@@ -62,7 +63,7 @@ def test_intervals_cover_the_true_difference_95_percent_of_the_time():
 
 def test_the_simulation_has_the_committed_runs_structure():
     rng = np.random.default_rng(55)
-    study = next(simulate.studies(rng, 4, alternatives=1, chunk=4))
+    study = next(simulate.studies(rng, 4, simulate.Design(alternatives=1), chunk=4))
     same = np.mean(study[:, 0, 0] == study[:, 1, 0])  # same block (seed), two configurations
     other = np.mean(study[:, 0, 0] == study[:, 0, 1])  # one configuration, two seeds
     assert 0.85 <= other < same <= 0.92, (other, same)

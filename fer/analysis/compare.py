@@ -23,6 +23,7 @@ from fer.analysis.stats import (
     axis_effects,
     compare,
     correct_family,
+    natural_key,
 )
 from fer.io import atomic_path
 from fer.run.predictions import read_predictions
@@ -374,7 +375,7 @@ def provenance_lines(runs: list[Run]) -> tuple[list[str], bool]:
         }
 
     lines = []
-    seeds = sorted({r.axes.get("seed", "") for r in done} - {""}, key=_natural)
+    seeds = sorted({r.axes.get("seed", "") for r in done} - {""}, key=natural_key)
     if seeds:
         lines.append(f"blocks (seeds): {', '.join(seeds)}")
     table = {r.path: facts(r) for r in recorded}
@@ -398,10 +399,6 @@ def provenance_lines(runs: list[Run]) -> tuple[list[str], bool]:
         )
     mixed = len({f["data"] for f in table.values()}) > 1
     return lines, mixed
-
-
-def _natural(value: str) -> tuple:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
 def _fmt(value: float | None) -> str:

@@ -20,6 +20,7 @@ agreeing on about 86% of faces, of the same seed on about 89%.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,23 +42,37 @@ def logits_per_point(rng: np.random.Generator | None = None) -> float:
     return step / (100 * (accuracy(step, rng) - accuracy(-step, np.random.default_rng(0))) / 2)
 
 
+@dataclass(frozen=True)
+class Design:
+    """A simulated study's shape and noise (see the module's docstring)."""
+
+    alternatives: int = 12  # configurations besides the baseline
+    blocks: int = 5
+    faces: int = 3589
+    seed_points: float = 0.6  # sd of a run's whole-run component, points of accuracy
+    block_points: float = 0.5  # sd of a block's offset, shared by its configurations
+    shift_points: float = 0.0  # each alternative's true effect
+
+    @property
+    def configs(self) -> int:
+        return 1 + self.alternatives
+
+    def shift(self, per_point: float) -> np.ndarray:
+        """The configurations' true effects in logits, shaped (1, configs, 1, 1)."""
+        shift = np.zeros((1, self.configs, 1, 1), np.float32)
+        shift[0, 1:] = self.shift_points * per_point
+        return shift
+
+
 def studies(
-    rng: np.random.Generator,
-    count: int,
-    alternatives: int = 12,
-    blocks: int = 5,
-    faces: int = 3589,
-    seed_points: float = 0.6,
-    block_points: float = 0.5,
-    shift_points: float = 0.0,
-    chunk: int = 50,
+    rng: np.random.Generator, count: int, design: Design = Design(), chunk: int = 50
 ) -> Iterator[np.ndarray]:
     """`count` studies in chunks: bool arrays (studies, 1 + alternatives, blocks, faces), the
     baseline first."""
     per_point = logits_per_point()
-    configs = 1 + alternatives
-    shift = np.zeros((1, configs, 1, 1))
-    shift[0, 1:] = shift_points * per_point
+    configs, blocks, faces = design.configs, design.blocks, design.faces
+    block_points, seed_points = design.block_points, design.seed_points
+    shift = design.shift(per_point)
     for start in range(0, count, chunk):
         n = min(chunk, count - start)
         logits = (
@@ -79,24 +94,16 @@ def true_difference(shift_points: float) -> float:
 
 
 def run_accuracies(
-    rng: np.random.Generator,
-    count: int,
-    alternatives: int = 12,
-    blocks: int = 5,
-    faces: int = 3589,
-    seed_points: float = 0.6,
-    block_points: float = 0.5,
-    shift_points: float = 0.0,
-    chunk: int = 100,
+    rng: np.random.Generator, count: int, design: Design = Design(), chunk: int = 100
 ) -> np.ndarray:
     """The run accuracies (count, 1 + alternatives, blocks) of the same model as `studies`,
     without drawing every face: a run's accuracy is the mean of its faces' probabilities plus
     the normal noise of their Bernoulli draws (sd sqrt(sum p(1 - p)) / faces), which is what
     the tests over blocks see. Thousands of studies in seconds."""
     per_point = logits_per_point()
-    configs = 1 + alternatives
-    shift = np.zeros((1, configs, 1, 1), np.float32)
-    shift[0, 1:] = shift_points * per_point
+    configs, blocks, faces = design.configs, design.blocks, design.faces
+    block_points, seed_points = design.block_points, design.seed_points
+    shift = design.shift(per_point)
     out = []
     for start in range(0, count, chunk):
         n = min(chunk, count - start)

@@ -187,7 +187,7 @@ def verdict(p_holm: float | None, ci: tuple[float, float] | None, seeds: int) ->
 def shared_blocks(a: Sequence[Configuration], b: Sequence[Configuration]) -> list[str]:
     """The seeds every configuration on both sides has, in a stable order."""
     common = set.intersection(*(set(c.blocks) for c in (*a, *b)))
-    return sorted(common, key=_natural)
+    return sorted(common, key=natural_key)
 
 
 def compare_sides(
@@ -431,7 +431,7 @@ def axis_effects(configs: list[Configuration], skip: Sequence[str] = ()) -> list
     effects = []
     names = list(usable[0].axes)
     for axis in names:
-        values = sorted({c.axes[axis] for c in usable}, key=_natural)
+        values = sorted({c.axes[axis] for c in usable}, key=natural_key)
         if len(values) < 2 or axis in skip:
             continue
         # Only the settings of the other axes that every value was run with: in a grid still
@@ -464,7 +464,7 @@ def axis_effects(configs: list[Configuration], skip: Sequence[str] = ()) -> list
         if len(common) < 2:
             continue  # one setting of the others: the main effect is the simple effect
         for other in others:
-            for setting in sorted({c.axes[other] for c in usable}, key=_natural):
+            for setting in sorted({c.axes[other] for c in usable}, key=natural_key):
                 here = {
                     v: [c for c in cs if c.axes[other] == setting] for v, cs in by_value.items()
                 }
@@ -498,7 +498,8 @@ def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
     return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
 
-def _natural(value: str) -> tuple:
+def natural_key(value: str) -> tuple:
+    """Sort key putting numbers in numeric order ("2" < "10") before other strings."""
     try:
         return (0, float(value), value)
     except ValueError:

@@ -20,9 +20,8 @@ def power(blocks: int, shift: float, seed_points: float, studies: int, family: i
     """(alone, in a Holm family of `family`): the share of studies whose first alternative, a
     true `shift` points better, is called."""
     rng = np.random.default_rng(0)
-    acc = simulate.run_accuracies(
-        rng, studies, alternatives=family, blocks=blocks, seed_points=seed_points
-    )
+    design = simulate.Design(alternatives=family, blocks=blocks, seed_points=seed_points)
+    acc = simulate.run_accuracies(rng, studies, design)
     acc[:, 1] += simulate.true_difference(shift)  # the one real effect; the others are null
     alone = corrected = 0
     for study in acc:
