@@ -194,10 +194,13 @@ def _run_and_record(
     run_dir: Path,
 ) -> float:
     stopped: list[int] = []  # signals received during the run
+    recording: list[bool] = []  # set once the ending is being recorded
 
     def on_stop(signum: int, frame: Any) -> None:
         stopped.append(signum)
-        raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
+        _quiet_worker_deaths()
+        if not recording:  # a second signal must not break the recording of the first
+            raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
 
     # Both are recorded: the loader workers get the signal too, and their death may surface
     # first, as a RuntimeError, before the KeyboardInterrupt does.
@@ -206,9 +209,12 @@ def _run_and_record(
     try:
         return run_fn(cfg, overrides, group)[objective]
     except (Exception, KeyboardInterrupt, SystemExit) as error:
+        recording.append(True)
         # Lightning ends a Ctrl-C with SystemExit; a SIGTERM to the process group may first kill
         # the loader workers, which surfaces as a RuntimeError: both are interruptions.
         interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or bool(stopped)
+        if interrupted:  # (a failed job of a sweep keeps torch's handler for the next jobs)
+            _quiet_worker_deaths()
         message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
         (run_dir / "error.log").write_text(traceback.format_exc())
         write_json(
@@ -231,3 +237,12 @@ def _run_and_record(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _quiet_worker_deaths() -> None:
+    """Stop torch's SIGCHLD handler from raising "DataLoader worker ... is killed" in this
+    process: once a run is stopping, its loader workers die with it (a signal to the process
+    group reaches them too), and that exception, raised while the ending is being recorded,
+    would replace the record with a traceback."""
+    if hasattr(signal, "SIGCHLD"):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
