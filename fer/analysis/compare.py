@@ -370,6 +370,7 @@ def provenance_lines(runs: list[Run]) -> tuple[list[str], bool]:
             "commit": f"{str(p.get('commit'))[:10]}{' (dirty)' if p.get('dirty') else ''}",
             "data": str(data.get("content_sha256", "unknown"))[:12],
             "host": f"{p.get('host')} ({p.get('cpu')}, {p.get('threads')} threads)",
+            "boot": str(p.get("boot")),
             "precision": str(p.get("precision")),
             "versions": ", ".join(f"{k} {versions.get(k)}" for k in ("torch", "lightning")),
         }
@@ -389,7 +390,7 @@ def provenance_lines(runs: list[Run]) -> tuple[list[str], bool]:
             lines.append(f"{key}: {said}{flag}")
     for seed in seeds:
         block = [table[r.path] for r in recorded if r.axes.get("seed") == seed]
-        for key in ("commit", "host"):
+        for key in ("commit", "host", "boot"):
             if len({f[key] for f in block}) > 1:
                 lines.append(f"warning: block {seed} spans more than one {key}")
     if len(recorded) < len(done):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from fer.data.hdf5 import DatasetError, data_identity
-from fer.runtime import cpu_name
+from fer.runtime import cpu_name, cpu_supports_bf16
 
 PROVENANCE_KEY = "provenance"  # where metrics.json keeps it
 LIBRARIES = ("torch", "lightning", "numpy", "fer")
@@ -61,12 +61,24 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+def boot_id() -> str | None:
+    """This boot's identity (Linux), or None where the system does not say."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
 def machine(precision: str) -> dict[str, Any]:
-    """The host, its CPU, the threads torch uses and the precision the run trains in."""
+    """The host, its CPU, the threads torch uses and the precision the run trains in. `boot`
+    tells machines apart that share a host name (virtual machines are often all `vm`): a block
+    trained across two boots may have run on two machines."""
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     return {
         "host": platform.node(),
+        "boot": boot_id(),
         "cpu": cpu_name(),
+        "native_bf16": cpu_supports_bf16(),
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "gpu": gpu,
