@@ -62,7 +62,7 @@ quickstart: install $(H5)
 # One part of the reference study (conf/study/, docs/study/REPORT.md) on the full data, 8 epochs a
 # run, trained block by block: a block is one seed of every configuration of the part (its own
 # default included), one run after another. Re-running skips the runs docs/study/$(STUDY) holds.
-STUDY ?= ablation
+STUDY ?= optimizer
 SEEDS ?= 0 1 2 3 4
 study: install $(H5)
 	for seed in $(SEEDS); do \
@@ -72,7 +72,7 @@ study: install $(H5)
 
 # The study's report from its committed parts, notes and final model (docs/study/REPORT.md and
 # RUNS.md); a test checks that this reproduces the committed files.
-REPORT_PARTS ?= grid optimizer activation pooling augment width kernel family
+REPORT_PARTS ?= $(addprefix archive/,grid optimizer activation pooling augment width kernel family)
 report: install
 	$(BIN)/fer-report $(addprefix docs/study/,$(REPORT_PARTS)) --notes docs/study/NOTES.md \
 		--final docs/study/final -o docs/study/REPORT.md

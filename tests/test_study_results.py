@@ -10,7 +10,7 @@ from fer.cli.compare import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = sorted(
-    p.parent.relative_to(ROOT) for p in (ROOT / "docs" / "study").glob("*/comparison.csv")
+    p.parent.relative_to(ROOT) for p in (ROOT / "docs" / "study").glob("**/comparison.csv")
 )
 
 
