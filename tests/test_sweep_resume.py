@@ -209,3 +209,37 @@ def test_train_py_resume_continues_an_interrupted_run(tiny_h5, tmp_path):
     record = read_metrics(run_dir)
     assert record["status"] == "completed" and record["epochs"] == 12
     assert (run_dir / "predictions" / "test.npz").is_file()
+
+
+def test_a_refused_second_run_leaves_the_first_runs_hydra_files_as_they_were(tiny_h5, tmp_path):
+    run_dir = tmp_path / "run"
+    first = {"config.yaml": "seed: 7\n", "overrides.yaml": "- seed=7\n", "hydra.yaml": "a: 1\n"}
+    (run_dir / ".hydra").mkdir(parents=True)
+    for name, text in first.items():
+        (run_dir / ".hydra" / name).write_text(text)
+    with hold(run_dir):  # the first run, still running
+        other = launch(tiny_h5, f"hydra.run.dir={run_dir}", "seed=3")
+        stderr = other.communicate(timeout=300)[1]
+    assert other.returncode == 1 and "is in use" in stderr.splitlines()[-1]
+    assert {p.name: p.read_text() for p in (run_dir / ".hydra").iterdir()} == first
+
+
+def test_a_failed_resume_of_a_completed_run_keeps_its_record(tiny_h5, tmp_path):
+    run_dir = tmp_path / "run"
+    done = launch(tiny_h5, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}")
+    assert done.communicate(timeout=600) and done.returncode == 0
+    hydra_files = {p.name: p.read_bytes() for p in (run_dir / ".hydra").iterdir()}
+    assert set(hydra_files) == {"config.yaml", "hydra.yaml", "overrides.yaml"}  # fer wrote them
+    record = (run_dir / "metrics.json").read_bytes()
+    assert json.loads(record)["status"] == "completed"
+    again = launch(
+        tiny_h5,
+        f"resume={run_dir}",
+        "trainer.max_epochs=2",
+        "optimizer.lr=abc",
+        f"hydra.run.dir={tmp_path / 'elsewhere'}",
+    )
+    stderr = again.communicate(timeout=600)[1]
+    assert again.returncode == 1 and "completed metrics.json is kept" in stderr, stderr[-2000:]
+    assert (run_dir / "metrics.json").read_bytes() == record
+    assert "Traceback" in (run_dir / "error.log").read_text()  # why it failed, beside the record

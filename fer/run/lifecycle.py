@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from fer.checkpoint import CheckpointError, resolve_checkpoint
-from fer.io import write_json
+from fer.io import atomic_path, write_json
 from fer.run import directory as rundir
 from fer.run.callbacks import RunStats
 from fer.run.loggers import build_loggers
@@ -160,6 +161,8 @@ def run_job(
     rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
     try:
         with rundir.hold(run_dir) if rank_zero else contextlib.nullcontext():
+            if rank_zero:
+                save_hydra_files(cfg)
             if multirun and rank_zero and "resume" in cfg and not cfg.get("resume"):
                 attempt = rundir.previous_attempt(run_dir, overrides, ignored)
                 if attempt == "completed":
@@ -184,6 +187,23 @@ def run_job(
         return float("nan")
 
 
+def save_hydra_files(cfg: DictConfig) -> None:
+    """Write the job's `.hydra/` files (config.yaml, hydra.yaml, overrides.yaml, as Hydra writes
+    them) into its output directory. The configs set `hydra.output_subdir: null` so that Hydra
+    does not write them before the job starts: fer writes them once it holds the run directory,
+    so a second run refused because the directory is in use leaves the first run's files as
+    they were. Nothing happens outside a Hydra job."""
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.instance().cfg  # {"hydra": ...}, as Hydra saves it
+    assert hydra_cfg is not None
+    runtime = hydra_cfg.hydra
+    files = {"config.yaml": cfg, "hydra.yaml": hydra_cfg, "overrides.yaml": runtime.overrides.task}
+    for name, content in files.items():
+        with atomic_path(Path(runtime.runtime.output_dir) / ".hydra" / name) as tmp:
+            tmp.write_text(OmegaConf.to_yaml(content), encoding="utf-8")
+
+
 def _run_and_record(
     cfg: DictConfig,
     overrides: list[str],
@@ -205,6 +225,8 @@ def _run_and_record(
     # Both are recorded: the loader workers get the signal too, and their death may surface
     # first, as a RuntimeError, before the KeyboardInterrupt does.
     previous = {s: signal.signal(s, on_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A resume of a completed run (e.g. to train longer) that fails keeps the completed record.
+    completed = _completed_record(run_dir) if cfg.get("resume") else None
     (run_dir / "error.log").unlink(missing_ok=True)  # an earlier attempt's, resumed or redone
     try:
         return run_fn(cfg, overrides, group)[objective]
@@ -216,19 +238,27 @@ def _run_and_record(
         if interrupted:  # (a failed job of a sweep keeps torch's handler for the next jobs)
             _quiet_worker_deaths()
         message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
-        (run_dir / "error.log").write_text(traceback.format_exc())
-        write_json(
-            run_dir / "metrics.json",
-            {
-                "status": "interrupted" if interrupted else "failed",
-                "error": message,
-                "overrides": overrides,
-                "run_dir": str(run_dir),
-                "resumable": (run_dir / "checkpoints" / "last.ckpt").is_file(),
-            },
-        )
+        with atomic_path(run_dir / "error.log") as tmp:
+            tmp.write_text(traceback.format_exc())
+        kept = ""
+        if completed is not None:  # a failed resume of a completed run loses none of its results
+            with atomic_path(run_dir / "metrics.json") as tmp:
+                tmp.write_bytes(completed)
+            kept = "; its completed metrics.json is kept"
+        else:
+            write_json(
+                run_dir / "metrics.json",
+                {
+                    "status": "interrupted" if interrupted else "failed",
+                    "error": message,
+                    "overrides": overrides,
+                    "run_dir": str(run_dir),
+                    "resumable": (run_dir / "checkpoints" / "last.ckpt").is_file(),
+                },
+            )
         print(
-            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, traceback in error.log)",
+            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, traceback in "
+            f"error.log{kept})",
             file=sys.stderr,
         )
         if interrupted or not multirun:
@@ -237,6 +267,15 @@ def _run_and_record(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _completed_record(run_dir: Path) -> bytes | None:
+    """The bytes of `run_dir`'s metrics.json if it records a completed run, else None."""
+    try:
+        raw = (run_dir / "metrics.json").read_bytes()
+        return raw if json.loads(raw).get("status") == "completed" else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _quiet_worker_deaths() -> None:
