@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from fer.cli.options import add_runtime, add_tta
-from fer.inference.images import image_paths, read_image
+from fer.inference.images import MAX_SIDE, downscaled, image_paths, read_image
 from fer.inference.rows import face_rows, header
 
 DETECT_BATCH = 16  # images per MTCNN batch
@@ -76,17 +76,28 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 images.append(read_image(path))
                 batch.append(path)
+                if (factor := downscaled(images[-1])) and not args.no_detect:
+                    tqdm.write(
+                        f"fer-predict: {path} is over {MAX_SIDE} px: faces are searched in it "
+                        f"downscaled {factor:.1f}x (boxes in the file's pixels)",
+                        file=sys.stderr,
+                    )
             except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as e:
                 failed += 1
                 reason = (
-                    e.strerror if isinstance(e, OSError) and e.strerror else "not a readable image"
+                    e.strerror
+                    if isinstance(e, OSError) and e.strerror
+                    else str(e)
+                    if type(e) is ValueError
+                    else "not a readable image"
                 )
                 tqdm.write(f"fer-predict: cannot read {path}: {reason}", file=sys.stderr)
         results = predictor.predict_images(
             images, detect=not args.no_detect, tta=args.tta, framing=framing
         )
-        for path, faces in zip(batch, results):
-            writer.writerows(face_rows(str(path), faces, len(predictor.classes)))
+        for path, image, faces in zip(batch, images, results):
+            scale = downscaled(image) or 1.0
+            writer.writerows(face_rows(str(path), faces, len(predictor.classes), scale))
             faces_found += len(faces)
         progress.update(len(paths[start : start + step]))
     progress.close()

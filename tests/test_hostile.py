@@ -1,0 +1,56 @@
+"""Hostile and broken input, each in a subprocess under a memory and a time limit: a result or
+a one-line refusal, never a traceback or a killed process."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from fer.inference.images import MAX_SIDE, downscaled, read_image
+
+from conftest import REPO
+
+MEMORY = 4 * 1024**3  # RLIMIT_DATA: RLIMIT_AS trips over torch's CUDA library mappings
+
+
+def limited(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`argv` run under MEMORY of data and `timeout` seconds."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (MEMORY, MEMORY))
+
+    return subprocess.run(
+        argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, preexec_fn=limit
+    )
+
+
+def test_a_flat_12000_pixel_png_is_searched_downscaled_within_the_memory_limit(tmp_path):
+    photo = tmp_path / "flat.png"
+    Image.fromarray(np.full((12000, 12000), 128, np.uint8)).save(photo)
+    assert photo.stat().st_size < 1_000_000  # small on disk, 144M pixels
+    out = tmp_path / "faces.csv"
+    done = limited(sys.executable, "-m", "fer.cli.predict", str(photo), "--out", str(out))
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"over {MAX_SIDE} px" in done.stderr and out.is_file()
+
+
+def test_an_image_over_the_pixel_cap_is_refused_in_one_line(tmp_path):
+    photo = tmp_path / "huge.png"
+    Image.new("L", (13000, 12000)).save(photo)
+    done = limited(sys.executable, "-m", "fer.cli.predict", str(photo))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "over 150M pixels" in done.stderr
+
+
+def test_16_bit_grey_is_scaled_to_8_bits_not_clipped(tmp_path):
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    pixels = np.asarray(read_image(tmp_path / "g16.png"))[..., 0]
+    assert pixels.min() == 0 and pixels.max() >= 250
+    assert 100 < np.median(pixels) < 155  # clipping at 255 would make most of it white
+    assert downscaled(read_image(tmp_path / "g16.png")) is None
