@@ -49,11 +49,8 @@ def read_image(path: Path) -> Image.Image:
         image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG decodes at a reduced size; others whole
         image.load()
         upright = eight_bit(ImageOps.exif_transpose(image))
-    if max(upright.size) > MAX_SIDE:
-        longer = max(upright.size)
-        upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
-        upright.info[SCALE_KEY] = longer / max(upright.size)
-    elif max(width, height) > max(upright.size):  # reduced while decoding (JPEG draft)
+    upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)  # no-op when small
+    if max(upright.size) < max(width, height):  # reduced here or while decoding (JPEG draft)
         upright.info[SCALE_KEY] = max(width, height) / max(upright.size)
     return upright
 
