@@ -54,3 +54,20 @@ def test_16_bit_grey_is_scaled_to_8_bits_not_clipped(tmp_path):
     assert pixels.min() == 0 and pixels.max() >= 250
     assert 100 < np.median(pixels) < 155  # clipping at 255 would make most of it white
     assert downscaled(read_image(tmp_path / "g16.png")) is None
+
+
+def test_numbers_that_are_not_finite_or_out_of_range_are_refused_in_one_line(tmp_path):
+    clip = str(tmp_path / "clip.mp4")  # never opened: the arguments are refused first
+    for argv, said in [
+        (["fer.cli.video", clip, "--fps", "inf"], "must be a finite number, not 'inf'"),
+        (["fer.cli.video", clip, "--fps", "nan"], "must be a finite number, not 'nan'"),
+        (["fer.cli.video", clip, "--margin", "nan"], "must be a finite number, not 'nan'"),
+        (["fer.cli.video", "--camera", "0", "--seconds", "0"], "--seconds must be positive"),
+        (["fer.cli.video", "--camera", "0", "--seconds", "-1"], "--seconds must be positive"),
+        (["fer.cli.video", clip, "--smoothing=-inf"], "must be a finite number"),
+        (["fer.cli.predict", clip, "--margin", "inf"], "must be a finite number, not 'inf'"),
+        (["fer.cli.app", "--max-upload-mb", "nan"], "must be a finite number, not 'nan'"),
+    ]:
+        done = limited(sys.executable, "-m", *argv, timeout=60)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert said in done.stderr and "Traceback" not in done.stderr, (argv, done.stderr)

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fer.cli.options import add_runtime
+from fer.cli.options import add_runtime, finite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
     parser.add_argument(
-        "--max-upload-mb", type=float, default=50, help="largest upload accepted, in MB"
+        "--max-upload-mb", type=finite, default=50, help="largest upload accepted, in MB"
     )
     parser.add_argument(
         "--work-dir", type=Path, help="where results are written (default: a temporary folder)"

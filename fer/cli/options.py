@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from fer.modelinfo import TTA_MODES
 
@@ -10,6 +11,17 @@ TTA_HELP = (
     "test-time augmentation: none, flip (2 views) or crops (10 views); default: the model's own "
     "choice, made on PublicTest (crops for the shipped model, none for a run)"
 )
+
+
+def finite(text: str) -> float:
+    """An argparse type: a float that is a number (`nan`, `inf` are refused in one line)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
 
 
 def add_tta(parser: argparse.ArgumentParser, help: str = TTA_HELP) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from fer.cli.options import add_runtime, add_tta
+from fer.cli.options import add_runtime, add_tta, finite
 from fer.inference.images import MAX_SIDE, downscaled, image_paths, read_image
 from fer.inference.rows import face_rows, header
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     add_runtime(parser, shipped_on_onnx=True)
     parser.add_argument(
         "--margin",
-        type=float,
+        type=finite,
         help="crop every face as the box grown by this fraction of its size on each side "
         "(default: the framing stored with the model, which matches its training faces)",
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fer.cli.options import add_runtime, add_tta
+from fer.cli.options import add_runtime, add_tta, finite
 from fer.fer2013 import CLASSES
 from fer.run.records import best_run, find_runs
 
@@ -162,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         "(its best run by val acc); default: the shipped model",
     )
     parser.add_argument(
-        "--fps", type=float, default=1.0, help="frames sampled per second of video (0: every frame)"
+        "--fps",
+        type=finite,
+        default=1.0,
+        help="frames sampled per second of video (0: every frame)",
     )
     parser.add_argument(
         "--out",
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     parser.add_argument(
         "--margin",
-        type=float,
+        type=finite,
         help="crop every face as the box grown by this fraction of its size on each side "
         "(default: the framing stored with the model, which matches its training faces)",
     )
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "shown live",
     )
     parser.add_argument(
-        "--seconds", type=float, default=10.0, help="camera recording length (default 10)"
+        "--seconds", type=finite, default=10.0, help="camera recording length (default 10)"
     )
     parser.add_argument(
         "--show", action="store_true", help="show the camera picture while recording"
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--smoothing",
-        type=float,
+        type=finite,
         default=1.0,
         help="seconds over which each face's probabilities are averaged (0: off; default 1)",
     )
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--min-face must be at least 12 pixels (MTCNN's smallest window)")
     if args.fps < 0:
         parser.error("--fps must be 0 (every frame) or positive")
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive (the camera recording's length)")
 
     # Deferred: torch and OpenCV load only once the arguments are known good (fast --help).
     from fer.framing import Framing
