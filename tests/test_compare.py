@@ -128,6 +128,21 @@ def test_seeds_are_aggregated_as_mean_and_std(tmp_path, capsys):
     assert main([str(s)]) == 0 and "mean ± std over seeds" in capsys.readouterr().out
 
 
+def test_a_run_whose_hydra_files_carry_a_python_tag_is_listed_unreadable_not_compared(
+    sweep, capsys
+):
+    tagged = sweep / "2" / ".hydra" / "config.yaml"  # the best run by val
+    tagged.write_text("model: !!python/object/apply:os.system ['echo pwned']\n")
+    broken = sweep / "1" / ".hydra" / "overrides.yaml"
+    broken.write_text("- model.depth=2\n- [unclosed\n")
+    assert main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "pwned" not in out
+    rows = {Path(r[0]).name: r for r in csv.reader((sweep / "comparison.csv").open())}
+    assert rows["2"][3] == "unreadable" and rows["1"][3] == "unreadable"
+    assert f"best by val acc (0.4000): {sweep / '0'}" in out  # the next best readable run
+
+
 def test_compare_errors(tmp_path, capsys):
     assert main([str(tmp_path / "missing")]) == 1
     assert main([str(tmp_path)]) == 1

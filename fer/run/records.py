@@ -27,13 +27,14 @@ import yaml
 
 from fer.run.naming import is_axis
 
+HYDRA_FILES = ("overrides.yaml", "config.yaml", "hydra.yaml")  # what a run's .hydra/ holds
 BASELINE_FILE = "baseline.yaml"  # runs kept elsewhere that belong to a sweep (see above)
 
 
 @dataclass
 class Run:
     path: Path
-    status: str  # completed | failed | interrupted | running (unfinished)
+    status: str  # completed | failed | interrupted | running (unfinished) | unreadable
     axes: dict[str, str] = field(default_factory=dict)  # override key -> value
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -80,7 +81,16 @@ def baseline_runs(sweep: Path) -> set[Path]:
 
 
 def read_run(path: Path) -> Run:
-    overrides = yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []
+    """A run directory's record; status "unreadable" (shown, never compared) where one of its
+    `.hydra/` files is not plain YAML (a tag such as `!!python/object`, a broken file)."""
+    files = [path / ".hydra" / name for name in HYDRA_FILES]
+    try:
+        hydra = {f.name: yaml.safe_load(f.read_text()) for f in files if f.is_file()}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return Run(path, "unreadable")
+    overrides = hydra.get("overrides.yaml") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        return Run(path, "unreadable")
     axes = dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
     axes = {k: v for k, v in axes.items() if is_axis(k)}
     try:
