@@ -89,16 +89,19 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
         return _load_safetensors(resolved)
     checkpoint = load_checkpoint(resolved)
     meta = checkpoint["fer"]
-    info = ModelInfo(
-        list(meta["classes"]),
-        meta["input_size"],
-        meta["mean"],
-        meta["std"],
-        dict(meta["model"]),
-        meta.get("framing"),
-        int(meta.get("channels", 1)),
-        bool(meta.get("equalized", False)),
-    )
+    try:
+        info = ModelInfo(
+            list(meta["classes"]),
+            meta["input_size"],
+            meta["mean"],
+            meta["std"],
+            dict(meta["model"]),
+            meta.get("framing"),
+            int(meta.get("channels", 1)),
+            bool(meta.get("equalized", False)),
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{resolved}: not a usable fer checkpoint ({e})") from None
     model = build_model(for_faces(info.model, info.mean, info.std))
     prefix = "net."
     state = {
@@ -199,6 +202,8 @@ def _read_info(path: Path) -> ModelInfo:
     try:
         with safe_open(str(path), framework="pt") as f:
             return ModelInfo(**json.loads((f.metadata() or {})["fer"]))
+    except ValueError as e:  # metadata no fer model writes (fer.modelinfo.ModelInfo)
+        raise CheckpointError(f"{path}: not a usable fer model file ({e})") from None
     except Exception as e:  # header errors, missing metadata
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
 

@@ -4,6 +4,7 @@ into the same description and the onnxruntime path needs nothing heavier."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -21,6 +22,8 @@ class CheckpointError(Exception):
 
 TTA_VIEWS = {"none": 1, "flip": 2, "crops": 10}  # test-time augmentation: views of each face
 TTA_MODES = tuple(TTA_VIEWS)
+MAX_INPUT_SIZE = 1024  # the largest face side a model file may ask for (FER2013: 48, ViTs: 224)
+MAX_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,22 @@ class ModelInfo:
     # The test-time augmentation chosen with the model on PublicTest (none | flip | crops): what
     # tools use when not told otherwise. Checkpoints and older files: none.
     tta: str = "none"
+
+    def __post_init__(self) -> None:
+        """Refuse (ValueError, one line) what no fer model writes: a hostile or damaged file
+        must not make inference allocate a huge face or index past its classes."""
+        if not (isinstance(self.classes, list) and 2 <= len(self.classes) <= MAX_CLASSES):
+            raise ValueError(f"classes: a list of 2 to {MAX_CLASSES} names expected")
+        if not all(isinstance(c, str) and 0 < len(c) <= 64 for c in self.classes):
+            raise ValueError("classes: every class must be a name of 1 to 64 characters")
+        if not (isinstance(self.input_size, int) and 8 <= self.input_size <= MAX_INPUT_SIZE):
+            raise ValueError(f"input_size {self.input_size!r}: 8 to {MAX_INPUT_SIZE} expected")
+        numbers = isinstance(self.mean, (int, float)) and isinstance(self.std, (int, float))
+        if not (numbers and math.isfinite(self.mean) and math.isfinite(self.std) and self.std > 0):
+            raise ValueError(f"mean {self.mean!r}, std {self.std!r}: finite, std positive expected")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels {self.channels!r}: 1 or 3 expected")
+        if self.tta not in TTA_MODES:
+            raise ValueError(f"tta {self.tta!r}: one of {', '.join(TTA_MODES)} expected")
+        if not isinstance(self.model, dict) or not isinstance(self.framing, (dict, type(None))):
+            raise ValueError("model and framing: mappings expected")

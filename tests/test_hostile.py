@@ -71,3 +71,27 @@ def test_numbers_that_are_not_finite_or_out_of_range_are_refused_in_one_line(tmp
         done = limited(sys.executable, "-m", *argv, timeout=60)
         assert done.returncode == 2, (argv, done.stderr)
         assert said in done.stderr and "Traceback" not in done.stderr, (argv, done.stderr)
+
+
+def test_a_model_file_whose_metadata_asks_for_a_huge_face_is_refused_in_one_line(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from fer.modelinfo import DEFAULT_MODEL
+
+    with safe_open(str(DEFAULT_MODEL), framework="pt") as f:
+        info = json.loads(f.metadata()["fer"])
+    hostile = tmp_path / "hostile.safetensors"
+    save_file(
+        load_file(str(DEFAULT_MODEL)),
+        str(hostile),
+        metadata={"fer": json.dumps(info | {"input_size": 100000})},
+    )
+    photo = tmp_path / "face.png"
+    Image.new("L", (96, 96), 128).save(photo)
+    done = limited(sys.executable, "-m", "fer.cli.predict", str(photo), "--model", str(hostile))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "input_size 100000: 8 to 1024 expected" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
