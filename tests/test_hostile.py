@@ -95,3 +95,28 @@ def test_a_model_file_whose_metadata_asks_for_a_huge_face_is_refused_in_one_line
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "input_size 100000: 8 to 1024 expected" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_gzipped_csv_of_one_half_gigabyte_line_is_refused_without_reading_it_whole(tmp_path):
+    import gzip
+
+    bomb = tmp_path / "bomb.csv.gz"
+    with gzip.open(bomb, "wt", compresslevel=1) as f:
+        f.write("emotion,pixels,Usage\n0,")
+        for _ in range(512):
+            f.write("1 " * (1 << 19))  # 512 MB of pixel values on one line
+    assert bomb.stat().st_size < 5_000_000
+    done = limited(sys.executable, "-m", "fer.cli.prepare", str(bomb), "-o", str(tmp_path / "x.h5"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "bomb.csv.gz:2: a line over 65,536 characters" in done.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_a_quoted_field_over_the_csv_limit_is_refused_in_one_line(tmp_path):
+    table = tmp_path / "quoted.csv"
+    table.write_text('emotion,pixels,Usage\n0,"' + "1\n" * 100_000 + '",Training\n')
+    done = limited(
+        sys.executable, "-m", "fer.cli.prepare", str(table), "-o", str(tmp_path / "x.h5")
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "not a FER2013 CSV (field larger than field limit" in done.stderr

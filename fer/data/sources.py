@@ -24,6 +24,9 @@ from fer.preprocess import IMAGE_SUFFIXES
 
 SPLIT_FOLDERS = {"train": "Training", "test": None}  # None: split later into Public/PrivateTest
 CSV_HEADER = ["emotion", "pixels", "Usage"]
+# The longest CSV line read: a FER2013 record is under 10,000 characters (2,304 pixel values);
+# a longer line is refused before it is held in memory whole.
+MAX_CSV_LINE = 64 * 1024
 
 
 class PrepareError(Exception):
@@ -172,21 +175,28 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 def _count_lines(path: Path) -> int:
     try:
-        with _open_text(path) as f:
-            return max(sum(1 for _ in f) - 1, 0)
+        with _open_text(path) as f:  # in chunks: a file of one huge line is no line at all
+            lines = sum(chunk.count("\n") for chunk in iter(lambda: f.read(1 << 20), ""))
+            return max(lines - 1, 0)
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise PrepareError(f"{path}: cannot read as text ({e})") from None
 
 
 def _read_csv(path: Path) -> Iterator[Record]:
     with _open_text(path) as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_bounded_lines(path, f))
         header = [h.strip() for h in next(reader, [])]
         if header != CSV_HEADER:
             raise PrepareError(
                 f"{path}:1: header is {','.join(header)!r}, expected {','.join(CSV_HEADER)!r}"
             )
-        for row in reader:
+        while True:
+            try:
+                row = next(reader, None)
+            except csv.Error as e:  # a quoted field over csv's limit (131,072), a NUL byte
+                raise PrepareError(f"{path}:{reader.line_num}: not a FER2013 CSV ({e})") from None
+            if row is None:
+                break
             where = f"{path}:{reader.line_num}"
             if not row:
                 continue
@@ -194,6 +204,19 @@ def _read_csv(path: Path) -> Iterator[Record]:
                 yield _csv_sample(where, row)
             except ValueError as e:
                 yield Invalid(where, str(e))
+
+
+def _bounded_lines(path: Path, f: io.TextIOBase) -> Iterator[str]:
+    """The file's lines, each read with at most MAX_CSV_LINE characters held."""
+    number = 0
+    while line := f.readline(MAX_CSV_LINE + 1):
+        number += 1
+        if len(line) > MAX_CSV_LINE:
+            raise PrepareError(
+                f"{path}:{number}: a line over {MAX_CSV_LINE:,} characters (a FER2013 record "
+                "is under 10,000): not a FER2013 CSV"
+            )
+        yield line
 
 
 def _csv_sample(where: str, row: list[str]) -> Sample:
