@@ -12,7 +12,7 @@ from PIL import Image
 
 from fer.inference.images import MAX_SIDE, downscaled, read_image
 
-from conftest import REPO
+from conftest import REPO, SHARED
 
 MEMORY = 4 * 1024**3  # RLIMIT_DATA: RLIMIT_AS trips over torch's CUDA library mappings
 
@@ -120,3 +120,23 @@ def test_a_quoted_field_over_the_csv_limit_is_refused_in_one_line(tmp_path):
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "not a FER2013 CSV (field larger than field limit" in done.stderr
+
+
+def test_a_truncated_video_is_read_to_its_break_and_said_to_end_early(tmp_path):
+    import json
+
+    from fer.inference.frames import sample_frames
+
+    whole = SHARED / "video" / "pexels_woman_sad_to_happy.mp4"  # 20 s
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[:300_000])  # a broken download: about 3 s decode
+    frames = list(sample_frames(cut, 1.0))
+    assert 2 <= len(frames) <= 5 and frames[-1].time_s < 5  # no stale frames after the break
+    assert all((a.rgb != b.rgb).any() for a, b in zip(frames, frames[1:]))
+    assert len(list(sample_frames(whole, 1.0))) == 20  # the whole file: every second
+    out = tmp_path / "out"
+    done = limited(sys.executable, "-m", "fer.cli.video", str(cut), "--out", str(out), "--no-video")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "cut.mp4 decodes only to" in done.stderr and "truncated or damaged" in done.stderr
+    early = json.loads((out / "cut" / "summary.json").read_text())["ends_early"]
+    assert early["decoded_s"] < 5 and 19 < early["stated_s"] < 21

@@ -292,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             bar.update(100 - bar.n)
             results.append(summary)
+            if early := summary.get("ends_early"):
+                tqdm.write(
+                    f"fer-video: warning: {video} decodes only to {early['decoded_s']} s of the "
+                    f"{early['stated_s']} s its container states (truncated or damaged file)",
+                    file=sys.stderr,
+                )
             if not summary["frames_with_face"]:
                 tqdm.write(
                     f"fer-video: warning: no face found in {video} "

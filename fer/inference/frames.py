@@ -60,13 +60,16 @@ def sample_frames(path: Path, fps: float, cap: Any = None) -> Iterator[Frame]:
         position, target, produced = 0, 0.0, 0
         while count <= 0 or round(target) < count:
             wanted = int(round(target))
-            if wanted - position > SEEK_GAP:
+            seeked = wanted - position > SEEK_GAP
+            if seeked:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, wanted)
                 position = wanted
             while position < wanted and cap.grab():  # decode through short gaps
                 position += 1
             ok, frame = cap.read()
-            if not ok:
+            # A seek past where a truncated file breaks off "succeeds" and hands back the
+            # last decodable frame again: the decoder's position says so.
+            if not ok or (seeked and cap.get(cv2.CAP_PROP_POS_FRAMES) < wanted - 1):
                 break
             position += 1
             produced += 1

@@ -81,9 +81,11 @@ class Recording:
             "processing_seconds": round(seconds, 3),
         }
 
-    def write(self, out_dir: Path, seconds: float, fps: float, source: str) -> dict[str, Any]:
+    def write(
+        self, out_dir: Path, seconds: float, fps: float, source: str, **notes: Any
+    ) -> dict[str, Any]:
         """frames.csv, timeline.png and summary.json into `out_dir` (summary last: its presence
-        says the other two are complete); returns the summary."""
+        says the other two are complete); returns the summary, `notes` added to it."""
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_dir / "frames.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.writer(f)
@@ -93,6 +95,7 @@ class Recording:
         timeline_figure(self, out_dir / "timeline.png", Path(source).name)
         summary = self.summary(seconds, fps, source)
         summary["seconds"] = round(seconds, 3)
+        summary |= notes
         write_json(out_dir / "summary.json", summary)
         return summary
 

@@ -89,10 +89,11 @@ def analyze_video(
         if video
         else None
     )
-    complete = False
+    complete, last_s = False, 0.0
     try:
         for frame, record in pipeline.run(sample_frames(path, fps, cap)):
             recording.add(record)
+            last_s = frame.time_s
             if annotated:
                 annotated.add(frame.rgb, record, predictor.classes)
             if progress and duration:
@@ -101,4 +102,8 @@ def analyze_video(
     finally:
         if annotated:
             annotated.close(complete)
-    return recording.write(out_dir, time.perf_counter() - start, fps, str(path))
+    # A file cut short (a broken download) decodes up to its break: said, not hidden.
+    notes = {}
+    if duration and duration - last_s > (1.0 / fps if fps > 0 else 1.0 / rate) + 1.0:
+        notes["ends_early"] = {"decoded_s": round(last_s, 2), "stated_s": round(duration, 2)}
+    return recording.write(out_dir, time.perf_counter() - start, fps, str(path), **notes)
