@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fer.analysis.compare import seed_table, swept_axes
-from fer.analysis.report import prose_words, run_label
+from fer.analysis.report import MAX_FIGURES, prose_words, run_label
 from fer.cli.compare import main
 from fer.cli.report import main as report_main
 from fer.run.loggers import build_loggers
@@ -350,6 +350,8 @@ def test_the_study_report_answers_every_question_within_the_word_limit():
     lines = text.splitlines()
     figures = [i for i, line in enumerate(lines) if line.startswith("![")]
     assert figures and all(lines[i + 1].startswith("_Figure ") for i in figures)
+    assert len(figures) <= MAX_FIGURES and lines[figures[0]] == "![forest](forest.png)"
+    assert "![accuracy_by_axis]" not in text  # the forest plot holds every part's differences
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text) + re.findall(r"\]\(([^)]+\.md)\)", text)
     assert all((STUDY / link).is_file() for link in links)
 

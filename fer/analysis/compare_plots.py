@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.analysis.stats import NOT_SIGNIFICANT, SIGNIFICANT, TOO_FEW, AxisEffect
+from fer.analysis.stats import NOT_SIGNIFICANT, SIGNIFICANT, TOO_FEW, AxisEffect, Comparison
 from fer.run.naming import run_name
 from fer.run.records import Run
 
@@ -171,6 +171,55 @@ def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
             "(red: significant, grey: noise, light: too few seeds)",
         )
         ax.title.set_fontsize(9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def forest_figure(
+    parts: dict[str, tuple[list[Comparison], list[AxisEffect]]], path: Path
+) -> Path | None:
+    """Every comparison of a study in one plot, part by part: the configuration's test accuracy
+    minus its reference's (the part's baseline, or an axis's best value by val), in points, with
+    its 95% interval over blocks and images; coloured by verdict after the correction. None
+    (nothing written) where no part has a test."""
+    import matplotlib.pyplot as plt
+
+    from fer.analysis.figures import save  # matplotlib: imported only when drawing
+
+    rows = []  # (label, this - reference, (low, high), verdict), all in points
+    for part, (comparisons, effects) in parts.items():
+        for c in comparisons:
+            if c.verdict not in (None, "descriptive") and c.diff_ci is not None:  # tests only
+                lo, hi = (-100 * v for v in reversed(c.diff_ci))
+                rows.append(
+                    (f"{part}: {c.config.name} − {c.reference}", -100 * c.diff, (lo, hi), c.verdict)
+                )
+        for e in effects:
+            where = f" at {e.at}" if e.at else f" ({e.only})" if e.only else ""
+            lo, hi = (-100 * v for v in reversed(e.ci))
+            rows.append(
+                (
+                    f"{part}: {e.axis}={e.value} − {e.best}{where}",
+                    -100 * e.diff,
+                    (lo, hi),
+                    e.verdict,
+                )
+            )
+    if not rows:  # no part has a test (too few predictions kept): nothing to draw
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.4))
+    for k, (_, d, (lo, hi), verdict) in enumerate(rows):
+        colour = VERDICT_COLOURS[verdict]
+        ax.errorbar(d, k, xerr=[[d - lo], [hi - d]], fmt="o", ms=4, capsize=3, color=colour)
+    ax.axvline(0, color="black", lw=0.8, ls=":")
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy, this − reference (points), 95% interval over blocks and images")
+    ax.set_title(
+        "Every comparison of the study (red: significant after Holm over all of them; grey: "
+        "not significant after it, light: too few seeds)",
+        fontsize=8,
+    )
     fig.tight_layout()
     return save(fig, path)
 

@@ -32,6 +32,7 @@ from fer.analysis.compare import (
     table_rows,
     write_outputs,
 )
+from fer.analysis.compare_plots import forest_figure
 from fer.analysis.stats import AxisEffect, Comparison, correct_family
 from fer.fer2013 import CLASSES
 from fer.io import atomic_path
@@ -70,12 +71,15 @@ VIZ_FIGURES = {
     "filters_02": "Second-layer filters (first input channel of each).",
     "emotion_activation_maps": "Mean activation per emotion minus the mean over emotions, per "
     "stage (red: stronger for that emotion), averaged over up to 200 faces each.",
-    "class_mean_activations": "The 24 most class-dependent channels of each stage, z-scored "
-    "across emotions.",
     "gradcam_mean": "Mean Grad-CAM of the true class per emotion: where the last stage looks.",
-    "gradcam": "Grad-CAM of the predicted class over a few faces.",
-    "embedding_tsne": "t-SNE of the penultimate features of 1,500 PrivateTest faces.",
 }
+# fer-viz's other figures: linked in one line, not shown (a report keeps to 12 figures)
+VIZ_LINKS = {
+    "class_mean_activations": "channels by class",
+    "gradcam": "Grad-CAM per face",
+    "embedding_tsne": "t-SNE",
+}
+MAX_FIGURES = 12  # a study report's budget: a reader looks at a dozen figures, not 25
 
 
 def read_notes(path: Path) -> dict[str, str]:
@@ -123,6 +127,15 @@ class _Figures:
         self.n += 1
         link = Path(os.path.relpath(path, self.report_dir)).as_posix()
         return [f"![{path.stem}]({link})", CAPTION.format(n=self.n, text=caption), ""]
+
+    def links(self, named: dict[Path, str], lead: str = "More figures") -> list[str]:
+        """One line linking the figures that exist (not counted as figures); [] if none do."""
+        found = [
+            f"[{text}]({Path(os.path.relpath(path, self.report_dir)).as_posix()})"
+            for path, text in named.items()
+            if path.is_file()
+        ]
+        return [f"{lead}: {'; '.join(found)}.", ""] if found else []
 
 
 def _confusion_from_predictions(run: Run, report_dir: Path) -> Path | None:
@@ -225,9 +238,10 @@ def _part(
     figure: _Figures,
     missing_note: list[str],
     stats: tuple[list[Comparison], list[AxisEffect], int],
+    forest: bool = False,
 ) -> list[str]:
     """One part: its configuration and effect tables and its figures (per-run tables go to the
-    appendix)."""
+    appendix; `forest`: the study's forest plot shows its differences, not a plot of its own)."""
     comparisons, effects, missing = stats  # Holm over the report's family
     own = copy.deepcopy(stats)  # the part's comparison.md: Holm over the part, as fer-compare
     correct_family([*own[0], *own[1]])
@@ -235,18 +249,29 @@ def _part(
     axes = [a for a in swept_axes(runs) if a != "seed"]
     lines = [f"Swept: {', '.join(f'`{a}`' for a in axes)}.", ""]
     lines += configuration_table(comparisons) + [""]
-    tested_above = bool(comparisons) and comparisons[0].reference == "baseline"
-    if len(axes) > 1 or not tested_above:  # against a baseline, the rows above are the tests
+    if _tested(runs, comparisons, effects)[1]:
         lines += effects_table(effects) + [""]
     if missing:
         missing_note.append(sweep.name)
     for name, caption in PART_FIGURES.items():
+        if name == "accuracy_by_axis" and forest:
+            continue
         if name == "val_curves" and len(axes) < 2 and "model" not in axes:
             # one-axis parts: the table says it and the grid's curves show the budget; another
             # architecture family (the ViT) learns at its own pace, so its part keeps the curves
             continue
         lines += figure(sweep / f"{name}.png", f"{sweep.name}: {caption}")
     return lines
+
+
+def _tested(
+    runs: list[Run], comparisons: list[Comparison], effects: list[AxisEffect]
+) -> tuple[list[Comparison], list[AxisEffect]]:
+    """What a part reports: its configurations, and its axis effects unless the configurations
+    were each tested against a baseline along a single axis (then those rows are the tests)."""
+    axes = [a for a in swept_axes(runs) if a != "seed"]
+    tested_above = bool(comparisons) and comparisons[0].reference == "baseline"
+    return comparisons, effects if len(axes) > 1 or not tested_above else []
 
 
 def _hardware_line(runs: list[Run]) -> str:
@@ -332,7 +357,7 @@ def _network(folder: Path | None, figure: _Figures, run: Run | None) -> list[str
     lines = []
     for name, caption in VIZ_FIGURES.items():
         lines += figure(folder / f"{name}.png", caption)
-    return lines
+    return lines + figure.links({folder / f"{name}.png": t for name, t in VIZ_LINKS.items()})
 
 
 def _videos(folder: Path, figure: _Figures) -> list[str]:
@@ -366,11 +391,8 @@ def _videos(folder: Path, figure: _Figures) -> list[str]:
             f"{clip.name}: each emotion's probability over time (dots: each frame; lines: "
             "smoothed over 1 s).",
         )
-        lines += figure(
-            clip / "sheet.png",
-            f"{clip.name}: sampled frames, the 48×48 crop the model saw, its label and confidence.",
-        )
-    return lines
+    sheets = {clip / "sheet.png": clip.name for clip in clips}
+    return lines + figure.links(sheets, "Contact sheets")
 
 
 def write_appendix(parts: dict[Path, list[Run]], path: Path) -> None:
@@ -451,6 +473,20 @@ def build_report(
     part_stats = {sweep: statistics(found, correct=False) for sweep, found in parts.items()}
     family = correct_family([r for c, e, _ in part_stats.values() for r in (*c, *e)])
     lines += [f"Holm family: {family} tests, all parts.", ""]
+    forest = len(parts) > 1  # one plot of every comparison instead of one per part
+    if forest:
+        shown = {sweep.name: _tested(parts[sweep], c, e) for sweep, (c, e, _) in part_stats.items()}
+        forest_path = forest_figure(shown, report_dir / "forest.png")
+        forest_lines = (
+            []
+            if forest_path is None
+            else figure(
+                forest_path,
+                f"Every comparison of the study ({family} tests): the configuration's test accuracy "
+                "minus its reference's, 95% interval over blocks and images, coloured by verdict "
+                "after Holm over all of them.",
+            )
+        )
 
     sections: dict[str, list[Path]] = {"study": [], "filter sizes": [], "architectures": []}
     for sweep, found in parts.items():
@@ -465,10 +501,12 @@ def build_report(
     }
     for key, title in titles.items():
         lines += [title, ""]
+        if key == "study" and forest:
+            lines += forest_lines
         for sweep in sections[key]:
             if len(parts) > 1:
                 lines += [f"### {sweep.name}", ""]
-            lines += _part(parts[sweep], sweep, figure, missing, part_stats[sweep])
+            lines += _part(parts[sweep], sweep, figure, missing, part_stats[sweep], forest)
         lines += yours(key)
     if missing:
         lines += [
@@ -484,7 +522,7 @@ def build_report(
             final / "eval" / "confusion_matrix.png",
             "PrivateTest confusion matrix of the final model, counts and row-normalised.",
         )
-        lines += figure(final / "eval" / "per_class.png", "Precision, recall and F1 per emotion.")
+        lines += figure.links({final / "eval" / "per_class.png": "per-class F1"})
     elif best is not None:
         lines += _chosen_metrics(best, axes, report_dir, figure)
     lines += yours("final model")
