@@ -125,16 +125,14 @@ class _Figures:
         if not path.is_file():
             return []
         self.n += 1
-        link = Path(os.path.relpath(path, self.report_dir)).as_posix()
-        return [f"![{path.stem}]({link})", CAPTION.format(n=self.n, text=caption), ""]
+        return [f"![{path.stem}]({self._link(path)})", CAPTION.format(n=self.n, text=caption), ""]
+
+    def _link(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self.report_dir)).as_posix()
 
     def links(self, named: dict[Path, str], lead: str = "More figures") -> list[str]:
         """One line linking the figures that exist (not counted as figures); [] if none do."""
-        found = [
-            f"[{text}]({Path(os.path.relpath(path, self.report_dir)).as_posix()})"
-            for path, text in named.items()
-            if path.is_file()
-        ]
+        found = [f"[{text}]({self._link(path)})" for path, text in named.items() if path.is_file()]
         return [f"{lead}: {'; '.join(found)}.", ""] if found else []
 
 
@@ -249,7 +247,7 @@ def _part(
     axes = [a for a in swept_axes(runs) if a != "seed"]
     lines = [f"Swept: {', '.join(f'`{a}`' for a in axes)}.", ""]
     lines += configuration_table(comparisons) + [""]
-    if _tested(runs, comparisons, effects)[1]:
+    if _shows_effects(runs, comparisons):
         lines += effects_table(effects) + [""]
     if missing:
         missing_note.append(sweep.name)
@@ -264,14 +262,12 @@ def _part(
     return lines
 
 
-def _tested(
-    runs: list[Run], comparisons: list[Comparison], effects: list[AxisEffect]
-) -> tuple[list[Comparison], list[AxisEffect]]:
-    """What a part reports: its configurations, and its axis effects unless the configurations
-    were each tested against a baseline along a single axis (then those rows are the tests)."""
+def _shows_effects(runs: list[Run], comparisons: list[Comparison]) -> bool:
+    """Whether a part reports its axis effects: not where its configurations were each tested
+    against a baseline along a single axis (then those rows are the tests)."""
     axes = [a for a in swept_axes(runs) if a != "seed"]
     tested_above = bool(comparisons) and comparisons[0].reference == "baseline"
-    return comparisons, effects if len(axes) > 1 or not tested_above else []
+    return len(axes) > 1 or not tested_above
 
 
 def _hardware_line(runs: list[Run]) -> str:
@@ -475,7 +471,10 @@ def build_report(
     lines += [f"Holm family: {family} tests, all parts.", ""]
     forest = len(parts) > 1  # one plot of every comparison instead of one per part
     if forest:
-        shown = {sweep.name: _tested(parts[sweep], c, e) for sweep, (c, e, _) in part_stats.items()}
+        shown = {
+            sweep.name: (c, e if _shows_effects(parts[sweep], c) else [])
+            for sweep, (c, e, _) in part_stats.items()
+        }
         forest_path = forest_figure(shown, report_dir / "forest.png")
         forest_lines = (
             []
