@@ -19,6 +19,7 @@ from fer.framing import FER2013, Framing
 from fer.io import atomic_path
 from fer.modelinfo import (  # noqa: F401 - re-exported
     DEFAULT_MODEL,
+    FORMAT_VERSION,
     TTA_MODES,
     TTA_VIEWS,
     CheckpointError,
@@ -26,8 +27,6 @@ from fer.modelinfo import (  # noqa: F401 - re-exported
 )
 from fer.models import build_model
 from fer.models.factory import for_faces
-
-FORMAT_VERSION = 1
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
@@ -88,27 +87,50 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
     if resolved.suffix == ".safetensors":
         return _load_safetensors(resolved)
     checkpoint = load_checkpoint(resolved)
-    meta = checkpoint["fer"]
     try:
-        info = ModelInfo(
-            list(meta["classes"]),
-            meta["input_size"],
-            meta["mean"],
-            meta["std"],
-            dict(meta["model"]),
-            meta.get("framing"),
-            int(meta.get("channels", 1)),
-            bool(meta.get("equalized", False)),
-        )
-    except (KeyError, TypeError, ValueError) as e:
+        info = ModelInfo.from_dict(checkpoint["fer"])
+    except ValueError as e:
         raise CheckpointError(f"{resolved}: not a usable fer checkpoint ({e})") from None
-    model = build_model(for_faces(info.model, info.mean, info.std))
     prefix = "net."
     state = {
         k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
     }
+    model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, resolved)
     model.load_state_dict(state)
     return model.eval(), info
+
+
+def _build_for(info: ModelInfo, shapes: dict[str, tuple[int, ...]], path: Path) -> nn.Module:
+    """The model `info` describes, built once its tensors are known to be the file's `shapes`.
+    The architecture is first built on the meta device, which allocates nothing: metadata
+    asking for a model far larger than the file's tensors is refused before it costs memory.
+    (A builder that reads values while building, e.g. timm's ViT drop-path schedule, cannot run
+    on the meta device: it is built on the CPU and checked after.)"""
+    config = for_faces(info.model, info.mean, info.std)
+    model = None
+    try:
+        with torch.device("meta"):
+            built = build_model(config)
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"{path}: its model config cannot be built ({e})") from None
+    except (RuntimeError, NotImplementedError):
+        built = model = build_model(config)
+    expected = {k: tuple(v.shape) for k, v in built.state_dict().items()}
+    missing, extra = sorted(expected.keys() - shapes.keys()), sorted(shapes.keys() - expected)
+    wrong = sorted(k for k in expected.keys() & shapes.keys() if expected[k] != shapes[k])
+    if missing or extra or wrong:
+        first = (
+            f"{wrong[0]} is {list(shapes[wrong[0]])}, the config builds {list(expected[wrong[0]])}"
+            if wrong
+            else f"{missing[0]} missing"
+            if missing
+            else f"{extra[0]} unexpected"
+        )
+        counts = f"{len(wrong)} of another shape, {len(missing)} missing, {len(extra)} unexpected"
+        raise CheckpointError(
+            f"{path}: its tensors do not match its model config ({counts}; {first})"
+        )
+    return model if model is not None else build_model(config)
 
 
 def export_model(checkpoint_path: str | Path, out: str | Path) -> Path:
@@ -201,10 +223,15 @@ def _read_info(path: Path) -> ModelInfo:
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            return ModelInfo(**json.loads((f.metadata() or {})["fer"]))
+            meta = (f.metadata() or {}).get("fer")
+        if meta is None:
+            raise CheckpointError(f"{path}: no 'fer' metadata (fer-export writes model files)")
+        return ModelInfo.from_dict(json.loads(meta))
     except ValueError as e:  # metadata no fer model writes (fer.modelinfo.ModelInfo)
         raise CheckpointError(f"{path}: not a usable fer model file ({e})") from None
-    except Exception as e:  # header errors, missing metadata
+    except CheckpointError:
+        raise
+    except Exception as e:  # header errors
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
 
 
@@ -216,6 +243,6 @@ def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
         state = load_file(str(path))
     except Exception as e:  # a damaged tensor section
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
-    model = build_model(for_faces(info.model, info.mean, info.std))
+    model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, path)
     model.load_state_dict(state)
     return model.eval(), info

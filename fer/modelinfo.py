@@ -5,7 +5,8 @@ into the same description and the onnxruntime path needs nothing heavier."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ TTA_VIEWS = {"none": 1, "flip": 2, "crops": 10}  # test-time augmentation: views
 TTA_MODES = tuple(TTA_VIEWS)
 MAX_INPUT_SIZE = 1024  # the largest face side a model file may ask for (FER2013: 48, ViTs: 224)
 MAX_CLASSES = 1000
+FORMAT_VERSION = 1  # of the `fer` metadata in checkpoints and model files; newer ones are refused
+REQUIRED = ("classes", "input_size", "mean", "std", "model")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,24 @@ class ModelInfo:
     # The test-time augmentation chosen with the model on PublicTest (none | flip | crops): what
     # tools use when not told otherwise. Checkpoints and older files: none.
     tta: str = "none"
+
+    @classmethod
+    def from_dict(cls, meta: Any) -> ModelInfo:
+        """The ModelInfo of a checkpoint's or .safetensors file's `fer` metadata. ValueError
+        (one line) for a missing key, a newer format or a value no fer model writes; keys this
+        version does not know (e.g. `grayscale`, `format_version`) are read past."""
+        if not isinstance(meta, Mapping):
+            raise ValueError("fer metadata: a mapping expected")
+        missing = [key for key in REQUIRED if key not in meta]
+        if missing:
+            raise ValueError(f"fer metadata lacks {', '.join(missing)}")
+        version = meta.get("format_version", 1)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(
+                f"format_version {version!r}: this fer reads up to {FORMAT_VERSION} (upgrade fer)"
+            )
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in meta.items() if key in known})
 
     def __post_init__(self) -> None:
         """Refuse (ValueError, one line) what no fer model writes: a hostile or damaged file

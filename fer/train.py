@@ -110,16 +110,18 @@ def run(
     if experiment is not None and group:
         link_into_sweep(experiment, Path(group))
     with wandb_finished(experiment):
-        trainer.fit(system, datamodule=data, ckpt_path=resume_from)
+        # weights_only stated: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot make a load unpickle code
+        trainer.fit(system, datamodule=data, ckpt_path=resume_from, weights_only=True)
         if trainer.interrupted:
             raise KeyboardInterrupt
         best = checkpoint.best_model_path or None
         # The selected checkpoint's per-image predictions are the ones its metrics come from.
         system.record_predictions()
-        val = trainer.validate(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+        safe = {"ckpt_path": best, "verbose": False, "weights_only": True}
+        val = trainer.validate(system, datamodule=data, **safe)[0]
         predictions = {"val": system.recorded_predictions()}
         system.record_predictions()
-        test = trainer.test(system, datamodule=data, ckpt_path=best, verbose=False)[0]
+        test = trainer.test(system, datamodule=data, **safe)[0]
         predictions["test"] = system.recorded_predictions()
         if not trainer.is_global_zero:  # DDP: other ranks leave the recording to rank 0
             return {

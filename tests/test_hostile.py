@@ -3,16 +3,22 @@ a one-line refusal, never a traceback or a killed process."""
 
 from __future__ import annotations
 
+import json
 import resource
+import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
 from fer.inference.images import MAX_SIDE, downscaled, read_image
 
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, write_csv
 
 MEMORY = 4 * 1024**3  # RLIMIT_DATA: RLIMIT_AS trips over torch's CUDA library mappings
 
@@ -97,6 +103,73 @@ def test_a_model_file_whose_metadata_asks_for_a_huge_face_is_refused_in_one_line
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def _shipped_model() -> tuple[dict, dict]:
+    """The shipped model's tensors and `fer` metadata, to make damaged copies of."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from fer.modelinfo import DEFAULT_MODEL
+
+    with safe_open(str(DEFAULT_MODEL), framework="pt") as f:
+        return load_file(str(DEFAULT_MODEL)), json.loads(f.metadata()["fer"])
+
+
+def _widened(config: dict) -> dict:
+    """A model config with every CNN 128 times as wide (about 20 billion parameters)."""
+    if config.get("name") == "ensemble":
+        return {**config, "members": [_widened(m) for m in config["members"]]}
+    return {**config, "width": config["width"] * 128, "max_width": config["max_width"] * 128}
+
+
+def _damaged(kind: str, tmp_path) -> Path:
+    from safetensors.torch import save_file
+
+    tensors, info = _shipped_model()
+    path = tmp_path / f"{kind}.safetensors"
+    metadata = {"fer": json.dumps(info)}
+    if kind == "shape":  # one conv with a filter less than its config builds
+        name = [k for k, v in tensors.items() if v.ndim == 4][2]
+        tensors = tensors | {name: tensors[name][:-1].clone()}
+    elif kind == "missing":
+        metadata = {"fer": json.dumps({k: v for k, v in info.items() if k != "classes"})}
+    elif kind == "bare":
+        metadata = {}
+    elif kind == "newer":
+        metadata = {"fer": json.dumps(info | {"format_version": 99})}
+    elif kind == "huge":  # a tiny file whose metadata asks for a huge model
+        tensors = {"w": torch.zeros(4)}
+        metadata = {"fer": json.dumps(info | {"model": _widened(info["model"])})}
+    elif kind == "onnx":
+        path = tmp_path / "model.onnx"
+        path.write_bytes(b"not an ONNX protobuf")
+        return path
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("shape", "its tensors do not match its model config (1 of another shape"),
+        ("missing", "fer metadata lacks classes"),
+        ("bare", "no 'fer' metadata"),
+        ("newer", "format_version 99: this fer reads up to 1"),
+        ("huge", "its tensors do not match its model config (0 of another shape"),
+        ("onnx", "not a readable ONNX model"),
+    ],
+)
+def test_a_damaged_model_file_is_refused_in_one_line_before_anything_is_built(
+    kind, message, tmp_path
+):
+    model = _damaged(kind, tmp_path)
+    photo = tmp_path / "face.png"
+    Image.new("L", (96, 96), 128).save(photo)
+    done = limited(sys.executable, "-m", "fer.cli.predict", str(photo), "--model", str(model))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"fer-predict: error: {model}: ") and message in line, line
+
+
 def test_a_gzipped_csv_of_one_half_gigabyte_line_is_refused_without_reading_it_whole(tmp_path):
     import gzip
 
@@ -140,3 +213,113 @@ def test_a_truncated_video_is_read_to_its_break_and_said_to_end_early(tmp_path):
     assert "cut.mp4 decodes only to" in done.stderr and "truncated or damaged" in done.stderr
     early = json.loads((out / "cut" / "summary.json").read_text())["ends_early"]
     assert early["decoded_s"] < 5 and 19 < early["stated_s"] < 21
+
+
+def small_disk_refusal() -> str | None:
+    """Why a small tmpfs cannot be mounted here (a user and mount namespace, no root needed),
+    or None when it can."""
+    if shutil.which("unshare") is None:
+        return "no unshare(1) on this machine"
+    trial = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+        capture_output=True,
+        text=True,
+    )
+    return None if trial.returncode == 0 else f"no tmpfs in a namespace: {trial.stderr.strip()}"
+
+
+def test_a_disk_that_fills_during_training_leaves_a_whole_last_checkpoint_to_resume(
+    tiny_h5, tmp_path
+):
+    """The disk holds two checkpoints but not a third: the second epoch's save fails. The run
+    ends in one line, not a segfault or a traceback; last.ckpt is the first epoch's, whole,
+    with no temporary file left, and the run resumes from it once there is room."""
+    refusal = small_disk_refusal()
+    if refusal:
+        pytest.skip(refusal)
+    disk, copy = tmp_path / "disk", tmp_path / "copy"
+    disk.mkdir()
+    train = [
+        sys.executable,
+        "train.py",
+        f"data.path={tiny_h5}",
+        "model.width=8",  # checkpoints of 0.9 MiB: two fit on the disk, a third does not
+        "data.batch_size=16",
+        "data.num_workers=0",
+        "logger=csv",
+        "figures=false",
+        "trainer.enable_progress_bar=false",
+        "trainer.enable_model_summary=false",
+        "trainer.max_epochs=3",
+    ]
+    script = (
+        f'mount -t tmpfs -o size=2400k tmpfs "{disk}" || exit 99\n'
+        f'{shlex.join(train)} hydra.run.dir="{disk}/run"; rc=$?\n'
+        f'cp -a "{disk}/run" "{copy}"; exit $rc\n'
+    )
+    full = subprocess.run(
+        ["unshare", "-rm", "bash", "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert full.returncode == 1, full.stderr[-3000:]
+    last_line = full.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("train.py: error: OSError:") and "No space left" in last_line
+    checkpoint = torch.load(copy / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 0
+    assert not list((copy / "checkpoints").glob(".*.tmp"))
+    record = json.loads((copy / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["resumable"]
+    assert "Traceback" in (copy / "error.log").read_text()
+
+    resumed = subprocess.run(
+        [*train, f"resume={copy}", f"hydra.run.dir={tmp_path / 'elsewhere'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    record = json.loads((copy / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["epochs"] == 3
+
+
+def test_fer_prepare_on_a_full_disk_fails_in_one_line_and_leaves_nothing(tmp_path):
+    """HDF5 written straight to a full disk crashed the process (rc 139); now the file is
+    built in memory and its write fails as an OSError, with no temporary file left."""
+    refusal = small_disk_refusal()
+    if refusal:
+        pytest.skip(refusal)
+    write_csv(tmp_path / "fer2013.csv", per_class=16)  # 336 faces: 0.8 MB
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    prepare = [sys.executable, "-m", "fer.cli.prepare", str(tmp_path / "fer2013.csv")]
+    script = (
+        f'mount -t tmpfs -o size=256k tmpfs "{disk}" || exit 99\n'
+        f'{shlex.join(prepare)} -o "{disk}/fer2013.h5"; rc=$?\n'
+        f'ls -A "{disk}"; exit $rc\n'
+    )
+    full = subprocess.run(
+        ["unshare", "-rm", "bash", "-c", script], cwd=REPO, capture_output=True, text=True
+    )
+    assert full.returncode == 1, full.stderr[-2000:]
+    assert full.stderr.strip().splitlines()[-1] == (
+        f"fer-prepare: error: {disk}/fer2013.h5: No space left on device"
+    )
+    assert full.stdout.strip() == ""  # nothing left on the disk
+
+
+def test_fer_prepare_refuses_a_folder_or_a_broken_h5_in_one_line(tmp_path):
+    write_csv(tmp_path / "fer2013.csv")
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)  # an HDF5 signature, nothing after
+    for args, message in (
+        ([str(tmp_path / "fer2013.csv"), "-o", str(tmp_path), "--force"], "is a folder"),
+        (["--info", str(broken)], "not an HDF5 file"),
+    ):
+        done = limited(sys.executable, "-m", "fer.cli.prepare", *args)
+        (line,) = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and line.startswith("fer-prepare: error:"), done.stderr
+        assert message in line, line

@@ -74,7 +74,8 @@ def test_fer_eval(poisoned, tiny_h5, capsys):
     assert err and err[-1].startswith("fer-eval: error:") and "weights-only" in err[-1]
 
 
-def test_resume_from_a_poisoned_last_checkpoint(poisoned, tiny_h5, tmp_path):
+def test_resume_from_a_poisoned_last_checkpoint(poisoned, tiny_h5, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # torch's default made unsafe
     run_dir, marker = poisoned
     cfg = config(tiny_h5, run_dir)
     (run_dir / ".hydra").mkdir()

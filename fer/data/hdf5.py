@@ -13,6 +13,7 @@ two files with the same faces and labels hash alike however they were made). For
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,29 +71,31 @@ def write_dataset(
     votes: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write the splits {name: (images, labels)} to `path` atomically (temporary file, rename);
-    `votes`: per split, each face's label distribution (N, classes), e.g. FER+'s annotators."""
+    `votes`: per split, each face's label distribution (N, classes), e.g. FER+'s annotators.
+    The file is built in memory and then written: HDF5 writing straight to a full disk can
+    crash the process (a segfault); a plain write fails with OSError (ENOSPC) instead."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["classes"] = list(meta.classes)
+        f.attrs["image_size"] = meta.image_size
+        f.attrs["channels"] = meta.channels
+        f.attrs["splits"] = list(meta.splits)
+        f.attrs["roles"] = json.dumps(meta.roles)
+        f.attrs["name"] = meta.name
+        f.attrs["mean"], f.attrs["std"] = meta.mean, meta.std
+        f.attrs["source"] = source
+        f.attrs["source_sha256"] = sha256
+        f.attrs["content_sha256"] = content_sha256({split: splits[split] for split in meta.splits})
+        for split in meta.splits:
+            images, labels = splits[split]
+            group = f.create_group(split)
+            group.create_dataset("images", data=images.astype(np.uint8), chunks=True)
+            group.create_dataset("labels", data=labels.astype(np.int64))
+            if votes is not None:
+                group.create_dataset("votes", data=votes[split].astype(np.float32))
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["classes"] = list(meta.classes)
-            f.attrs["image_size"] = meta.image_size
-            f.attrs["channels"] = meta.channels
-            f.attrs["splits"] = list(meta.splits)
-            f.attrs["roles"] = json.dumps(meta.roles)
-            f.attrs["name"] = meta.name
-            f.attrs["mean"], f.attrs["std"] = meta.mean, meta.std
-            f.attrs["source"] = source
-            f.attrs["source_sha256"] = sha256
-            f.attrs["content_sha256"] = content_sha256(
-                {split: splits[split] for split in meta.splits}
-            )
-            for split in meta.splits:
-                images, labels = splits[split]
-                group = f.create_group(split)
-                group.create_dataset("images", data=images.astype(np.uint8), chunks=True)
-                group.create_dataset("labels", data=labels.astype(np.int64))
-                if votes is not None:
-                    group.create_dataset("votes", data=votes[split].astype(np.float32))
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def content_sha256(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fer.modelinfo import CheckpointError
+
 
 def import_onnxruntime(what: str) -> Any:
     """onnxruntime, or ModuleNotFoundError saying what needs it and how to install it."""
@@ -31,4 +33,8 @@ def cpu_session(path: str | Path, what: str = "running an ONNX model") -> Any:
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) share no base
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable ONNX model ({reason})") from None

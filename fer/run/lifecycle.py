@@ -31,6 +31,7 @@ from fer.checkpoint import CheckpointError, resolve_checkpoint
 from fer.io import atomic_path, write_json
 from fer.run import directory as rundir
 from fer.run.callbacks import RunStats
+from fer.run.checkpoint_io import AtomicCheckpointIO
 from fer.run.loggers import build_loggers
 from fer.run.provenance import PROVENANCE_KEY, now, provenance
 from fer.runtime import hardware, resolve_precision
@@ -128,6 +129,7 @@ def make_trainer(
         default_root_dir=run_dir,
         callbacks=callbacks,
         logger=loggers or False,
+        plugins=[AtomicCheckpointIO()],
     )
     return trainer, loggers, precision
 
@@ -238,13 +240,39 @@ def _run_and_record(
         if interrupted:  # (a failed job of a sweep keeps torch's handler for the next jobs)
             _quiet_worker_deaths()
         message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
+        kept = _record_ending(run_dir, overrides, message, interrupted, completed)
+        print(
+            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, {kept})",
+            file=sys.stderr,
+        )
+        if interrupted or not multirun:
+            raise SystemExit(130 if interrupted else 1) from None
+        return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _record_ending(
+    run_dir: Path,
+    overrides: list[str],
+    message: str,
+    interrupted: bool,
+    completed: bytes | None,
+) -> str:
+    """Write error.log and metrics.json for a run that did not complete; say what was written.
+    A failed resume of a completed run keeps its completed metrics.json. On a full disk the
+    record may not be writable: the run's last.ckpt (written atomically) is still whole, and the
+    message says what is missing instead of ending in a second traceback."""
+    written = []
+    try:
         with atomic_path(run_dir / "error.log") as tmp:
             tmp.write_text(traceback.format_exc())
-        kept = ""
+        written.append("traceback in error.log")
         if completed is not None:  # a failed resume of a completed run loses none of its results
             with atomic_path(run_dir / "metrics.json") as tmp:
                 tmp.write_bytes(completed)
-            kept = "; its completed metrics.json is kept"
+            written.append("its completed metrics.json is kept")
         else:
             write_json(
                 run_dir / "metrics.json",
@@ -256,17 +284,9 @@ def _run_and_record(
                     "resumable": (run_dir / "checkpoints" / "last.ckpt").is_file(),
                 },
             )
-        print(
-            f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, traceback in "
-            f"error.log{kept})",
-            file=sys.stderr,
-        )
-        if interrupted or not multirun:
-            raise SystemExit(130 if interrupted else 1) from None
-        return float("nan")  # a sweeper (Optuna) records a failed trial and goes on
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    except OSError as e:
+        written.append(f"its record could not be written: {e.strerror or e}")
+    return "; ".join(written)
 
 
 def _completed_record(run_dir: Path) -> bytes | None:
