@@ -3,12 +3,14 @@ a one-line refusal, never a traceback or a killed process."""
 
 from __future__ import annotations
 
+import io
 import json
 import resource
 import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from PIL import Image
 
 from fer.inference.images import MAX_SIDE, downscaled, read_image
 
-from conftest import REPO, SHARED, write_csv
+from conftest import REPO, SHARED, folder_entries, write_csv, write_zip
 
 MEMORY = 4 * 1024**3  # RLIMIT_DATA: RLIMIT_AS trips over torch's CUDA library mappings
 
@@ -323,3 +325,58 @@ def test_fer_prepare_refuses_a_folder_or_a_broken_h5_in_one_line(tmp_path):
         (line,) = done.stderr.strip().splitlines()
         assert done.returncode == 1 and line.startswith("fer-prepare: error:"), done.stderr
         assert message in line, line
+
+
+def _fer_zip(path: Path, hostile: dict[str, bytes] | None = None, huge: str | None = None) -> Path:
+    """A Kaggle-layout zip of real-looking faces, plus `hostile` members and, with `huge`, a
+    member of 2 GiB of zeros (the zip stays about 2 MB)."""
+    write_zip(path, folder_entries() | (hostile or {}))
+    if huge:
+        with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
+            with z.open(huge, "w", force_zip64=True) as member:
+                block = bytes(64 * 1024**2)
+                for _ in range(32):
+                    member.write(block)
+    return path
+
+
+def test_a_zip_member_that_inflates_to_2_gib_is_refused_unread(tmp_path):
+    zipped = _fer_zip(tmp_path / "fer2013.zip", huge="train/angry/huge.png")
+    assert zipped.stat().st_size < 4 * 1024**2
+    out = tmp_path / "out.h5"
+    done = limited(sys.executable, "-m", "fer.cli.prepare", str(zipped), "-o", str(out))
+    (line,) = [x for x in done.stderr.strip().splitlines() if not x.startswith("reading")]
+    assert done.returncode == 1 and "huge.png: 2,147,483,648 bytes inflated, over" in line, line
+    assert not out.exists()
+    skipped = limited(
+        sys.executable, "-m", "fer.cli.prepare", str(zipped), "-o", str(out), "--skip-invalid"
+    )
+    assert skipped.returncode == 0 and out.is_file(), skipped.stderr[-2000:]
+
+
+def test_a_decompression_bomb_png_in_a_zip_is_skipped_not_decoded(tmp_path):
+    bomb = io.BytesIO()
+    Image.new("L", (12000, 12000), 0).save(bomb, "PNG")  # 12000² pixels in about 200 KB
+    zipped = _fer_zip(tmp_path / "fer2013.zip", {"train/angry/bomb.png": bomb.getvalue()})
+    out = tmp_path / "out.h5"
+    args = [sys.executable, "-m", "fer.cli.prepare", str(zipped), "-o", str(out)]
+    done = limited(*args)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "bomb.png: image is 12000x12000, expected 48x48" in done.stderr
+    skipped = limited(*args, "--skip-invalid")
+    assert skipped.returncode == 0 and out.is_file(), skipped.stderr[-2000:]
+    assert "bomb.png" in skipped.stdout + skipped.stderr  # said to be skipped
+
+
+def test_an_encrypted_zip_member_is_refused_in_one_line(tmp_path):
+    zipped = _fer_zip(tmp_path / "fer2013.zip")
+    with zipfile.ZipFile(zipped, "a") as z:
+        info = zipfile.ZipInfo("train/angry/locked.png")
+        info.flag_bits |= 0x1  # "encrypted": zipfile then asks for a password
+        z.writestr(info, b"\0" * 100)
+    done = limited(
+        sys.executable, "-m", "fer.cli.prepare", str(zipped), "-o", str(tmp_path / "o.h5")
+    )
+    lines = [x for x in done.stderr.strip().splitlines() if not x.startswith("reading")]
+    assert done.returncode == 1 and len(lines) == 1 and "locked.png" in lines[0], done.stderr
+    assert "encrypted" in lines[0]

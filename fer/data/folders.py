@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from fer.data.hdf5 import DatasetMeta
 from fer.data.sources import PrepareError
 from fer.fer2013 import CLASSES
+from fer.inference.images import read_image
 from fer.preprocess import IMAGE_SUFFIXES, to_input
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -80,8 +81,7 @@ def face_loader(detector: object, framing: object) -> Callable[[Path, int, int],
     as inference frames it (the detector and framing of fer-predict); None without a face."""
 
     def load(path: Path, size: int, channels: int) -> np.ndarray | None:
-        with Image.open(path) as image:
-            rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))  # upright
+        rgb = np.asarray(read_image(path))  # upright, bounded as fer-predict reads photos
         faces = detector.detect_photos([rgb])[0]
         if not faces:
             return None
@@ -114,9 +114,11 @@ def parse_fractions(text: str) -> dict[str, float]:
 
 
 def load_image(path: Path, size: int, channels: int) -> np.ndarray:
-    """The image centre-cropped to a square, resized to size × size, grey or RGB, uint8."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
+    """The image centre-cropped to a square, resized to size × size, grey or RGB, uint8. Read as
+    fer-predict reads photos: upright, 16-bit grey scaled, over MAX_PIXELS refused, larger sides
+    reduced first (a decompression bomb is refused from its header, never decoded)."""
+    with read_image(path) as upright:
+        image = upright.convert("L" if channels == 1 else "RGB")
         w, h = image.size
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2

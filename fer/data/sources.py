@@ -27,6 +27,9 @@ CSV_HEADER = ["emotion", "pixels", "Usage"]
 # The longest CSV line read: a FER2013 record is under 10,000 characters (2,304 pixel values);
 # a longer line is refused before it is held in memory whole.
 MAX_CSV_LINE = 64 * 1024
+# The largest image file read from a zip: a FER2013 face is a 48x48 file of about 2 KB; a member
+# over this (what it declares, or what it turns out to inflate to) is refused unread.
+MAX_MEMBER_BYTES = 1024 * 1024
 
 
 class PrepareError(Exception):
@@ -83,12 +86,12 @@ def decode_image(data: bytes) -> np.ndarray:
     """Image file bytes -> uint8 (48, 48) grey; ValueError says what is wrong."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+            if image.size != (IMAGE_SIZE, IMAGE_SIZE):  # from the header: a bomb is not decoded
                 w, h = image.size
                 raise ValueError(f"image is {w}x{h}, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
+            image.load()
             return np.asarray(image.convert("L"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"unreadable image ({e.__class__.__name__})") from None
 
 
@@ -156,13 +159,34 @@ def _open_zip(path: Path) -> Source:
             for name in names:
                 where = f"{path}:{name}"
                 try:
-                    data = archive.read(name)
-                except (zipfile.BadZipFile, OSError) as e:
-                    yield Invalid(where, f"cannot read from the zip ({e})")
+                    data = _read_member(archive, name)
+                except ValueError as e:
+                    yield Invalid(where, str(e))
                     continue
                 yield _image_record(where, PurePosixPath(name).parts, data)
 
     return Source(records(), len(names), lambda: _sha256(path))
+
+
+def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes, at most MAX_MEMBER_BYTES of them (a 2 MB zip can inflate to GBs);
+    ValueError (one line) for one too large, encrypted, compressed in a way Python cannot read,
+    or damaged."""
+    info = archive.getinfo(name)
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ValueError(f"{info.file_size:,} bytes inflated, over {MAX_MEMBER_BYTES:,}")
+    try:
+        with archive.open(info) as member:
+            data = member.read(MAX_MEMBER_BYTES + 1)
+    except RuntimeError as e:  # zipfile: "File ... is encrypted, password required"
+        raise ValueError(f"cannot read from the zip ({e})") from None
+    except NotImplementedError as e:  # e.g. an unsupported compression method
+        raise ValueError(f"cannot read from the zip ({e})") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ValueError(f"cannot read from the zip ({e})") from None
+    if len(data) > MAX_MEMBER_BYTES:
+        raise ValueError(f"inflates to over {MAX_MEMBER_BYTES:,} bytes")
+    return data
 
 
 def _open_text(path: Path) -> io.TextIOBase:
