@@ -111,6 +111,20 @@ class LiveSessions:
         return self.saved[folder] / name
 
 
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The request's body, read no further than `limit` bytes: a larger one (as its
+    Content-Length says, or as it streams in) is refused with 413 before more is read."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise HTTPException(413, f"send one JPEG frame of at most {limit // 1024**2} MB")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"send one JPEG frame of at most {limit // 1024**2} MB")
+    return bytes(body)
+
+
 def live_router(predictor: FaceClassifier, work_dir: Path) -> APIRouter:
     """The live view's three routes over one `LiveSessions`."""
     sessions = LiveSessions(predictor, work_dir)
@@ -120,8 +134,8 @@ def live_router(predictor: FaceClassifier, work_dir: Path) -> APIRouter:
     async def frame(
         request: Request, session: str, t: float = 0.0, smoothing: float = 1.0
     ) -> dict[str, Any]:
-        body = await request.body()
-        if not body or len(body) > MAX_FRAME_BYTES:
+        body = await bounded_body(request, MAX_FRAME_BYTES)
+        if not body:
             raise HTTPException(400, "send one JPEG frame of at most 4 MB")
         if not 0 <= smoothing <= 10:
             raise HTTPException(400, "smoothing: 0 to 10 seconds")

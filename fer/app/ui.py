@@ -8,6 +8,7 @@ off, system fonts and no share link, the page makes no request beyond the local 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -71,32 +72,50 @@ def photo_input(**kwargs: Any) -> gr.Image:
 
 
 def build_app(
-    predictor: FaceClassifier, model: str | None, work_dir: Path | None = None
+    predictor: FaceClassifier,
+    model: str | None,
+    work_dir: Path | None = None,
+    clean_sessions: bool = False,
 ) -> gr.Blocks:
-    """The four-tab page; results are written under `work_dir` (a temporary folder by default)."""
+    """The four-tab page; results are written under `work_dir` (a temporary folder by default),
+    one folder per browser session; `clean_sessions`: a session's folder is removed when its
+    page is closed."""
     work = Path(work_dir or tempfile.mkdtemp(prefix="fer-app-"))
     columns = header(predictor.classes)  # fer-predict's CSV columns
 
-    def new_dir() -> Path:
-        return work / uuid.uuid4().hex[:12]
+    def session_dir(request: gr.Request | None) -> Path:
+        session = getattr(request, "session_hash", None) or "anonymous"
+        return work / "".join(c for c in session if c.isalnum())[:32]
 
-    def on_photo(path: str | None) -> tuple[Any, ...]:
+    def new_dir(request: gr.Request | None) -> Path:
+        return session_dir(request) / uuid.uuid4().hex[:12]
+
+    def on_unload(request: gr.Request) -> None:
+        if clean_sessions:
+            shutil.rmtree(session_dir(request), ignore_errors=True)
+
+    def on_photo(path: str | None, request: gr.Request) -> tuple[Any, ...]:
         if not path:
             return "Upload or paste a photo.", None, None, pd.DataFrame(columns=columns), None
-        result = analyze_photo(predictor, path, new_dir())
+        result = analyze_photo(predictor, path, new_dir(request))
         table = pd.DataFrame(result.rows, columns=columns)
         return result.message, result.annotated, _str(result.chart), table, _str(result.csv)
 
     def on_clip(
         path: str | None,
         fps: float,
+        request: gr.Request,
         progress: Any = gr.Progress(),  # noqa: B008 - how Gradio injects its progress bar
     ) -> tuple[Any, ...]:
         if not path:
             return "Upload or record a clip.", None, None, None, None, None
         progress(0.0, desc="analysing")
         result = analyze_clip(
-            predictor, path, new_dir(), fps=fps, progress=lambda f: progress(f, desc="analysing")
+            predictor,
+            path,
+            new_dir(request),
+            fps=fps,
+            progress=lambda f: progress(f, desc="analysing"),
         )
         mean = (result.summary or {}).get("mean_probability") or {}
         label = {k: v for k, v in mean.items() if v is not None} or None
@@ -146,6 +165,7 @@ def build_app(
             gr.Markdown(card, elem_id="model-card")
             if confusion is not None:
                 gr.Image(str(confusion), label="Confusion matrix (PrivateTest)", interactive=False)
+        app.unload(on_unload)
     return app
 
 

@@ -6,7 +6,6 @@ import argparse
 import os
 import socket
 import sys
-import tempfile
 from pathlib import Path
 
 from fer.cli.options import add_runtime, finite
@@ -31,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         "--max-upload-mb", type=finite, default=50, help="largest upload accepted, in MB"
     )
     parser.add_argument(
-        "--work-dir", type=Path, help="where results are written (default: a temporary folder)"
+        "--work-dir",
+        type=Path,
+        help="where results are written and kept (default: a temporary folder, removed with "
+        "each session's page and when the server stops; uploads are always removed)",
     )
     parser.add_argument(
         "--compile",
@@ -65,29 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"fer-app: error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 1
-    import gradio as gr
     import uvicorn
-    from fastapi import FastAPI
 
-    from fer.app.live_view import live_router
-    from fer.app.ui import THEME, build_app
+    from fer.app.server import build_server, workspace
 
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="fer-app-"))
-    server = FastAPI()
-    server.include_router(live_router(predictor, work))  # the live view's frames
-    page = build_app(predictor, args.model, work).queue(default_concurrency_limit=1)
-    server = gr.mount_gradio_app(
-        server,
-        page,
-        path="/",
-        max_file_size=int(args.max_upload_mb * 1024 * 1024),  # bytes
-        ssr_mode=False,
-        show_error=True,
-        theme=THEME,
-        footer_links=["settings"],
-    )
-    print(f"fer-app: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
+    with workspace(args.work_dir) as space:  # uploads (and temporary results) removed at the end
+        server = build_server(
+            predictor,
+            args.model,
+            space,
+            host=args.host,
+            port=args.port,
+            max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        )
+        print(f"fer-app: serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+        uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

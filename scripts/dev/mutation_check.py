@@ -6,16 +6,21 @@ framing, prediction alignment, seed-aware verdicts), not a test itself.
     python scripts/dev/mutation_check.py --list     # what each mutation breaks
     python scripts/dev/mutation_check.py resume     # one by name
 
-Each mutation edits one line of the source, runs the tests that should catch it
-(`pytest -x -q`), and restores the file whatever happens. "caught" means the tests failed.
-Exit status 1 if any mutation survived.
+Each mutation edits one line of a copy of the working tree (its tracked and unignored files, in
+a temporary folder beside a link to ../shared), runs the tests that should catch it there
+(`pytest -x -q`, the copy's `fer` first on the path), and deletes the copy. The working tree is
+never edited, so a mutation check killed halfway leaves nothing broken behind. "caught" means
+the tests failed. Exit status 1 if any mutation survived.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +43,8 @@ MUTATIONS = (
         "resume",
         "trainer.fit ignores the checkpoint: a resumed run starts over",
         "fer/train.py",
-        "trainer.fit(system, datamodule=data, ckpt_path=resume_from)",
-        "trainer.fit(system, datamodule=data, ckpt_path=None)",
+        "trainer.fit(system, datamodule=data, ckpt_path=resume_from, weights_only=True)",
+        "trainer.fit(system, datamodule=data, ckpt_path=None, weights_only=True)",
         ("tests/test_training.py::test_resume_continues_from_last_checkpoint",),
     ),
     Mutation(
@@ -61,6 +66,16 @@ MUTATIONS = (
         "    checkpoint.save_last = True\n    callbacks: list[L.Callback] = [checkpoint, stats]",
         (
             "tests/test_training.py::test_last_checkpoint_is_the_last_epoch_even_without_improvement",
+        ),
+    ),
+    Mutation(
+        "atomic-checkpoint",
+        "checkpoints are overwritten in place (Lightning's own saving)",
+        "fer/run/lifecycle.py",
+        "        plugins=[AtomicCheckpointIO()],",
+        "",
+        (
+            "tests/test_hostile.py::test_a_disk_that_fills_during_training_leaves_a_whole_last_checkpoint_to_resume",
         ),
     ),
     Mutation(
@@ -147,26 +162,45 @@ MUTATIONS = (
 
 
 def run(mutation: Mutation) -> tuple[bool, float]:
-    """Apply, test, restore: (caught, seconds)."""
-    path = ROOT / mutation.path
-    original = path.read_text()
+    """Apply to a copy, test the copy, delete it: (caught, seconds)."""
+    original = (ROOT / mutation.path).read_text()
     if original.count(mutation.old) != 1:
         raise SystemExit(
             f"mutation_check.py: error: {mutation.name}: the line to break is not in "
             f"{mutation.path} exactly once (the code changed: update the mutation)"
         )
     start = time.perf_counter()
-    try:
-        path.write_text(original.replace(mutation.old, mutation.new))
+    with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
+        copy = Path(tmp) / ROOT.name
+        _copy_tree(copy)
+        (Path(tmp) / "shared").symlink_to(ROOT.parent / "shared")
+        (copy / mutation.path).write_text(original.replace(mutation.old, mutation.new))
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *mutation.tests],
-            cwd=ROOT,
+            cwd=copy,
+            env=os.environ | {"PYTHONPATH": str(copy)},
             capture_output=True,
             text=True,
         )
-    finally:
-        path.write_text(original)
     return result.returncode != 0, time.perf_counter() - start
+
+
+def _copy_tree(copy: Path) -> None:
+    """The working tree's tracked and unignored files, as they are now, under `copy`; the
+    ignored data (data/fer2013.h5 and the like) linked, not copied."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (n.decode() for n in listed)):
+        source = ROOT / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    if (ROOT / "data").is_dir() and not (copy / "data").exists():
+        (copy / "data").symlink_to(ROOT / "data")
 
 
 def main(argv: list[str] | None = None) -> int:
