@@ -96,8 +96,23 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
         k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
     }
     model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, resolved)
+    return _with_weights(model, state, info, resolved), info
+
+
+def _with_weights(
+    model: nn.Module, state: dict[str, torch.Tensor], info: ModelInfo, path: Path
+) -> nn.Module:
+    """`model` with `state` loaded, in eval mode, once one blank face shows that its head gives
+    one score per class name (a file whose names and head disagree would label faces wrongly)."""
     model.load_state_dict(state)
-    return model.eval(), info
+    model.eval()
+    with torch.no_grad():
+        scores = model(torch.zeros(1, info.channels, info.input_size, info.input_size)).shape[-1]
+    if scores != len(info.classes):
+        raise CheckpointError(
+            f"{path}: its head gives {scores} scores for {len(info.classes)} class names"
+        )
+    return model
 
 
 def _build_for(info: ModelInfo, shapes: dict[str, tuple[int, ...]], path: Path) -> nn.Module:
@@ -244,5 +259,4 @@ def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
     except Exception as e:  # a damaged tensor section
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
     model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, path)
-    model.load_state_dict(state)
-    return model.eval(), info
+    return _with_weights(model, state, info, path), info

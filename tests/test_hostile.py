@@ -147,6 +147,8 @@ def _damaged(kind: str, tmp_path) -> Path:
     elif kind == "huge":  # a tiny file whose metadata asks for a huge model
         tensors = {"w": torch.zeros(4)}
         metadata = {"fer": json.dumps(info | {"model": _widened(info["model"])})}
+    elif kind == "classes":  # five names for a head of seven scores
+        metadata = {"fer": json.dumps(info | {"classes": info["classes"][:5]})}
     elif kind == "onnx":
         path = tmp_path / "model.onnx"
         path.write_bytes(b"not an ONNX protobuf")
@@ -164,6 +166,7 @@ def _damaged(kind: str, tmp_path) -> Path:
         ("newer", "format_version 99: this fer reads up to 1"),
         ("huge", "its tensors do not match its model config (0 of another shape"),
         ("onnx", "not a readable ONNX model"),
+        ("classes", "its head gives 7 scores for 5 class names"),
     ],
 )
 def test_a_damaged_model_file_is_refused_in_one_line_before_anything_is_built(
@@ -176,6 +179,14 @@ def test_a_damaged_model_file_is_refused_in_one_line_before_anything_is_built(
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"fer-predict: error: {model}: ") and message in line, line
+
+
+def test_fer_export_writes_no_model_whose_class_names_and_head_disagree(tmp_path):
+    model, out = _damaged("classes", tmp_path), tmp_path / "out.onnx"
+    done = limited(sys.executable, "-m", "fer.cli.export", "--model", str(model), "-o", str(out))
+    (line,) = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "its head gives 7 scores for 5 class names" in line, line
+    assert not out.exists()
 
 
 def test_a_gzipped_csv_of_one_half_gigabyte_line_is_refused_without_reading_it_whole(tmp_path):

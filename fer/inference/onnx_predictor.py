@@ -91,6 +91,11 @@ class OnnxPredictor(FaceClassifier):
             raise FileNotFoundError(f"{path}: no such ONNX file")
         session = cpu_session(path, "running a fer model exported to ONNX")
         info = read_info(dict(session.get_modelmeta().custom_metadata_map))
+        scores = session.get_outputs()[0].shape[-1]
+        if isinstance(scores, int) and scores != len(info.classes):
+            raise ValueError(
+                f"{path}: its head gives {scores} scores for {len(info.classes)} names"
+            )
         return cls(session, info, **options)
 
     def make_detector(self) -> FaceDetector:
