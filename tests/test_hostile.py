@@ -26,7 +26,7 @@ from PIL import Image
 
 from fer.inference.images import MAX_SIDE, downscaled, read_image
 
-from conftest import REPO, SHARED, folder_entries, write_csv, write_zip
+from conftest import REPO, SHARED, face_photo, folder_entries, write_csv, write_zip
 
 MEMORY = 4 * 1024**3  # RLIMIT_DATA: RLIMIT_AS trips over torch's CUDA library mappings
 
@@ -502,3 +502,48 @@ def test_a_mutation_check_killed_halfway_leaves_the_source_as_it_was():
     os.killpg(check.pid, signal.SIGKILL)
     check.wait(timeout=30)
     assert source.read_bytes() == before
+
+
+def test_ctrl_c_in_fer_predict_keeps_the_rows_done_so_far(tmp_path):
+    photo = face_photo()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(64):
+        shutil.copy(photo, photos / f"{i:02d}{photo.suffix}")
+    out = tmp_path / "rows.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fer.cli.predict", str(photos), "--out", str(out), "--tta", "none"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+    )
+    seen = b""
+    while b"16/64" not in seen and process.poll() is None:  # the first batch is done
+        seen += os.read(process.stderr.fileno(), 4096)
+    process.send_signal(signal.SIGINT)
+    stderr = (seen + process.communicate(timeout=120)[1]).decode()
+    assert process.returncode == 130, stderr[-2000:]
+    assert "interrupted after" in stderr and "Traceback" not in stderr
+    rows = out.read_text().strip().splitlines()[1:]
+    assert 16 <= len(rows) < 64
+    assert all(row.split(",")[0].startswith(str(photos)) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("tool", "out", "message"),
+    [
+        ("predict", "file/rows.csv", "file: is not a folder"),
+        ("predict", "folder", "folder: is a folder; a file is wanted"),
+        ("video", "file", "file: is a file; a folder is wanted"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tool, out, message, tmp_path):
+    (tmp_path / "file").write_text("an earlier record")
+    (tmp_path / "folder").mkdir()
+    photo = tmp_path / "face.png"
+    Image.new("L", (96, 96), 128).save(photo)
+    done = limited(
+        sys.executable, "-m", f"fer.cli.{tool}", str(photo), "--out", str(tmp_path / out)
+    )
+    (line,) = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and line == f"fer-{tool}: error: {tmp_path}/{message}", line
+    assert (tmp_path / "file").read_text() == "an earlier record"

@@ -178,10 +178,23 @@ def test_a_file_as_camera_is_recorded_and_analysed(tmp_path, capsys):
     from fer.cli.video import main
 
     clip = make_clip(tmp_path / "c.mp4", seconds=2.0)
-    assert main(["--camera", str(clip), "--seconds", "5", "--out", str(tmp_path / "o")]) == 0
+    assert main(["--camera", str(clip), "--seconds", "1.5", "--out", str(tmp_path / "o")]) == 0
     (recorded,) = (tmp_path / "o").glob("camera-*.mp4")
     summary = json.loads((tmp_path / "o" / recorded.stem / "summary.json").read_text())
     assert summary["frames_sampled"] == 2 and summary["face_coverage"] == 1.0
+
+
+def test_a_camera_that_stops_early_is_said_to_and_exits_non_zero(tmp_path, capsys):
+    """A source that stops giving frames before --seconds (here a 2-s file asked for 5 s, as
+    an unplugged camera or a dropped stream would) keeps and analyses what it gave, warns in
+    one line and exits 1: the recording asked for was not made."""
+    from fer.cli.video import main
+
+    clip = make_clip(tmp_path / "c.mp4", seconds=2.0)
+    assert main(["--camera", str(clip), "--seconds", "5", "--out", str(tmp_path / "o")]) == 1
+    (recorded,) = (tmp_path / "o").glob("camera-*.mp4")
+    assert (tmp_path / "o" / recorded.stem / "summary.json").is_file()
+    assert f"camera {clip} stopped giving frames after 2" in capsys.readouterr().err
 
 
 def test_paths_of_a_saved_session_do_not_escape(tmp_path, predictor):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 
 from fer.modelinfo import TTA_MODES
 
@@ -22,6 +24,22 @@ def finite(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
     return value
+
+
+def output_problem(path: Path, folder: bool = False) -> str | None:
+    """Why `path` cannot be written (checked before any work, so nothing is computed for
+    nothing), or None: a file where a folder is wanted or the reverse, a parent that is not a
+    folder, a place that is not writable. `folder`: `path` is a folder to write into."""
+    if folder and path.exists() and not path.is_dir():
+        return f"{path}: is a file; a folder is wanted"
+    if not folder and path.is_dir():
+        return f"{path}: is a folder; a file is wanted"
+    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        return f"{parent}: is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent}: not writable"
+    return None
 
 
 def add_tta(parser: argparse.ArgumentParser, help: str = TTA_HELP) -> None:

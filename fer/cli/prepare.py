@@ -4,11 +4,11 @@ face set in class folders, into one HDF5 dataset file (the library: `fer.data.pr
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from pathlib import Path
 
+from fer.cli.options import output_problem
 from fer.data.ferplus import FERPLUS_CLASSES, convert_ferplus
 from fer.data.folders import (
     FolderReport,
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("SOURCE is required (or --info H5)")
         if args.size is not None and not 12 <= args.size <= 1024:
             parser.error("--size must be between 12 and 1024 pixels")
-        _check_output(args.output)
+        if problem := output_problem(args.output):
+            raise PrepareError(problem)
         if args.ferplus:
             counts, skipped = convert_ferplus(args.source, args.ferplus, args.output, args.force)
             print(format_counts(counts, FERPLUS_CLASSES))
@@ -152,15 +153,6 @@ def _report_folders(args: argparse.Namespace, report: FolderReport) -> int:
         print(f"skipped {n:,}: {reason} (e.g. {report.examples[reason]})", file=sys.stderr)
     print(f"wrote {args.output}")
     return 0
-
-
-def _check_output(output: Path) -> None:
-    """Refuse, before any reading, an output that is a folder or in a place not writable."""
-    if output.is_dir():
-        raise PrepareError(f"{output}: is a folder; -o takes a file, e.g. {output / 'fer2013.h5'}")
-    parent = output.parent if str(output.parent) else Path(".")
-    if parent.is_dir() and not os.access(parent, os.W_OK):
-        raise PrepareError(f"{parent}: not writable")
 
 
 if __name__ == "__main__":

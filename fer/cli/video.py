@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fer.cli.options import add_runtime, add_tta, finite
+from fer.cli.options import add_runtime, add_tta, finite, output_problem
 from fer.fer2013 import CLASSES
 from fer.run.records import best_run, find_runs
 
@@ -56,9 +56,13 @@ def read_labels(
     return labels
 
 
-def record_camera(camera: int | str, seconds: float, out: Path, show: bool) -> Path:
+def record_camera(
+    camera: int | str, seconds: float, out: Path, show: bool
+) -> tuple[Path, float | None]:
     """Record `seconds` from a webcam, a stream URL or a file played at its own rate into
-    OUT/camera-<time>.mp4 (the picture in a window with --show)."""
+    OUT/camera-<time>.mp4 (the picture in a window with --show). Returns the recording and,
+    when the source stopped giving frames before the time was up (closed, unplugged, a
+    stream that stalled past OpenCV's read timeout, a file that ended), the seconds it gave."""
     import cv2
 
     from fer.inference.frames import VideoError, open_camera, video_rate_and_length  # cv2
@@ -105,7 +109,7 @@ def record_camera(camera: int | str, seconds: float, out: Path, show: bool) -> P
         if show:
             cv2.destroyAllWindows()
     partial.replace(path)
-    return path
+    return path, None if ok else round(time.monotonic() - start, 1)
 
 
 def run_live(args: argparse.Namespace, predictor: Any, framing: Any) -> int:
@@ -254,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     from fer.inference.video import VideoError, analyze_video
     from fer.modelinfo import CheckpointError
 
+    if problem := output_problem(args.out, folder=True):
+        print(f"fer-video: error: {problem}", file=sys.stderr)
+        return 1
     framing = None if args.margin is None else Framing.from_margin(args.margin)
     try:
         if args.camera is not None:
@@ -268,9 +275,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"fer-video: compiled in {compiled.compile_seconds:.0f} s", file=sys.stderr)
         if args.live:
             return run_live(args, predictor, framing)
-        videos = list(args.videos)
+        videos, short = list(args.videos), None
         if args.camera is not None:
-            videos.append(record_camera(args.camera, args.seconds, args.out, args.show))
+            recording, short = record_camera(args.camera, args.seconds, args.out, args.show)
+            videos.append(recording)
+            if short is not None:
+                print(
+                    f"fer-video: warning: camera {args.camera} stopped giving frames after "
+                    f"{short} of {args.seconds:g} s; what it gave is analysed",
+                    file=sys.stderr,
+                )
         labels = read_labels(args, videos, predictor.classes)
     except (CheckpointError, ModelLoadError, VideoError, ValueError, OSError) as e:
         print(f"fer-video: error: {e}", file=sys.stderr)
@@ -307,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
         except VideoError as e:
             failed += 1
             tqdm.write(f"fer-video: error: {e}", file=sys.stderr)
+        except OSError as e:  # the results cannot be written (a full disk, a folder removed)
+            failed += 1
+            tqdm.write(
+                f"fer-video: error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr
+            )
         finally:
             bar.close()
     if results:
@@ -323,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if labels and results:
         evaluate_labels(results, labels, args.out)
-    return 1 if failed or not results else 0
+    return 1 if failed or not results or short is not None else 0
 
 
 def evaluate_labels(results: list[dict], labels: dict[str, str], out: Path) -> None:
