@@ -547,3 +547,46 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tool, out, 
     (line,) = done.stderr.strip().splitlines()
     assert done.returncode == 1 and line == f"fer-{tool}: error: {tmp_path}/{message}", line
     assert (tmp_path / "file").read_text() == "an earlier record"
+
+
+class _Payload:
+    """Unpickling this creates the marker file: code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_resume_from_a_pickled_payload_runs_nothing_even_when_torch_is_told_to(
+    tiny_run, tmp_path
+):
+    """`TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1` turns torch's default loads into unpickling; fer
+    states weights_only to Lightning, so the payload in last.ckpt never runs, and the run's
+    completed record is kept."""
+    marker = tmp_path / "EXECUTED"
+    torch.save({"state_dict": {}, "x": _Payload(marker)}, tiny_run / "checkpoints" / "last.ckpt")
+    record = (tiny_run / "metrics.json").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "train.py", f"resume={tiny_run}", f"hydra.run.dir={tmp_path / 'new'}"],
+        cwd=REPO,
+        env=os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_DATA, (MEMORY, MEMORY)),
+    )
+    assert done.returncode == 1 and not marker.exists(), done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith("train.py: error:")
+    assert (tiny_run / "metrics.json").read_bytes() == record
+
+
+def test_a_run_whose_hydra_files_carry_a_python_tag_is_skipped_by_fer_compare(tiny_run, tmp_path):
+    marker = tmp_path / "EXECUTED"
+    (tiny_run / ".hydra" / "overrides.yaml").write_text(
+        f"- !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    done = limited(sys.executable, "-m", "fer.cli.compare", str(tiny_run.parent))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "unreadable" in done.stdout and not marker.exists()

@@ -239,7 +239,8 @@ def _run_and_record(
         interrupted = isinstance(error, (KeyboardInterrupt, SystemExit)) or bool(stopped)
         if interrupted:  # (a failed job of a sweep keeps torch's handler for the next jobs)
             _quiet_worker_deaths()
-        message = "interrupted" if interrupted else f"{error.__class__.__name__}: {error}"
+        first = (str(error).strip().splitlines() or [""])[0]  # one line; error.log has all
+        message = "interrupted" if interrupted else f"{error.__class__.__name__}: {first}"
         kept = _record_ending(run_dir, overrides, message, interrupted, completed)
         print(
             f"{Path(sys.argv[0]).name}: error: {message} (run {run_dir}, {kept})",
