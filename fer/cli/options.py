@@ -34,7 +34,8 @@ def output_problem(path: Path, folder: bool = False) -> str | None:
         return f"{path}: is a file; a folder is wanted"
     if not folder and path.is_dir():
         return f"{path}: is a folder; a file is wanted"
-    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    nearest = (path, *path.parents) if folder else path.parents  # what will hold the output
+    parent = next((p for p in nearest if p.exists()), Path("."))
     if not parent.is_dir():
         return f"{parent}: is not a folder"
     if not os.access(parent, os.W_OK | os.X_OK):
