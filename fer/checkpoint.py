@@ -17,11 +17,10 @@ from torch import nn
 
 from fer.framing import FER2013, Framing
 from fer.io import atomic_path
-from fer.modelinfo import (  # noqa: F401 - re-exported
+from fer.modelinfo import (
     DEFAULT_MODEL,
     FORMAT_VERSION,
     TTA_MODES,
-    TTA_VIEWS,
     CheckpointError,
     ModelInfo,
 )

@@ -17,11 +17,3 @@ CHANNELS = 1  # grey
 # Mean and std of the Training pixels scaled to [0, 1]: the standardisation of every face.
 MEAN = 0.5136
 STD = 0.3067
-
-
-def class_index(name: str) -> int:
-    """Index of an emotion name in CLASSES (case-insensitive); ValueError lists the valid ones."""
-    try:
-        return CLASSES.index(name.lower())
-    except ValueError:
-        raise ValueError(f"unknown class {name!r}; expected one of: {', '.join(CLASSES)}") from None

@@ -17,9 +17,10 @@ import lightning as L
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from fer.checkpoint import CheckpointError, resolve_checkpoint
+from fer.checkpoint import resolve_checkpoint
 from fer.data.datamodule import FERDataModule
 from fer.data.hdf5 import FER2013_FILE, DatasetMeta, dataset_meta
+from fer.modelinfo import CheckpointError
 from fer.models.factory import architecture, for_faces, model_builder
 from fer.run.callbacks import RunStats, last_checkpoint
 from fer.run.lifecycle import make_trainer, start_record, wandb_finished

@@ -20,8 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from fer.checkpoint import CheckpointError, load_model
+from fer.checkpoint import load_model
 from fer.io import atomic_path
+from fer.modelinfo import CheckpointError
 from fer.models.factory import architecture
 
 ENCODER_FILE = "encoder.safetensors"

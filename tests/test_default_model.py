@@ -11,7 +11,7 @@ import pytest
 from safetensors import safe_open
 
 from fer import Predictor
-from fer.checkpoint import DEFAULT_MODEL
+from fer.modelinfo import DEFAULT_MODEL
 
 from conftest import SHARED
 

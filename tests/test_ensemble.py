@@ -17,9 +17,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from fer import Predictor
-from fer.checkpoint import CheckpointError, export_ensemble, export_model, load_checkpoint
+from fer.checkpoint import export_ensemble, export_model, load_checkpoint
 from fer.data.hdf5 import read_split
 from fer.framing import FER2013, Framing
+from fer.modelinfo import CheckpointError
 from fer.models import build_model
 
 from conftest import REPO, trained_run

@@ -10,10 +10,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from fer.checkpoint import DEFAULT_MODEL, load_model
+from fer.checkpoint import load_model
 from fer.cli.export import main
 from fer.data.hdf5 import read_split
 from fer.inference.onnx_export import ExportError, export_onnx, read_metadata
+from fer.modelinfo import DEFAULT_MODEL
 from fer.preprocess import normalize
 
 

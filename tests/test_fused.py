@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from fer import Predictor
-from fer.checkpoint import ModelInfo
+from fer.modelinfo import ModelInfo
 from fer.models.cnn import ConvNet
 from fer.models.ensemble import Ensemble
 from fer.models.fused import FusedConvNets, fuse_for_inference

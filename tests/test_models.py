@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from fer.models.cnn import ConvNet, downsampling_blocks
 from fer.models.factory import model_builder
 from fer.models.layers import ACTIVATIONS, NORMS, POOLINGS
 
-from conftest import compose_config
+from conftest import REPO, compose_config
 
 
 def params(model: torch.nn.Module) -> int:
@@ -147,3 +149,29 @@ def test_every_registered_model_builds_from_its_own_config(tmp_path):
             assert model.eval()(torch.randn(1, 1, 48, 48)).shape == (1, 7)
     with pytest.raises(ValueError, match="unknown model 'nope'; valid choices: .*cnn"):
         build_model({"name": "nope"})
+
+
+@pytest.mark.parametrize(
+    ("group", "values"),
+    [("norm", NORMS), ("activation", tuple(ACTIVATIONS)), ("pooling", POOLINGS)],
+)
+def test_every_axis_value_has_its_group_shortcut_and_no_other(group, values):
+    """`activation=mish` and `model.activation=mish` accept the same values."""
+    conf = Path(__file__).resolve().parents[1] / "conf" / group
+    assert sorted(p.stem for p in conf.glob("*.yaml")) == sorted(values)
+    for value in values:
+        assert OmegaConf.load(conf / f"{value}.yaml")[group] == value
+
+
+def test_a_combination_that_cannot_be_built_fails_before_the_run_in_one_line(tiny_h5, tmp_path):
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "train.py", "model=vit", "norm=group", f"data.path={tiny_h5}"]
+        + [f"hydra.run.dir={run_dir}", "logger=none"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    (line,) = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and line.startswith("train.py: error: model=vit takes no norm")
+    assert not (run_dir / "metrics.json").exists()

@@ -13,12 +13,12 @@ import pytest
 
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
-from fer.checkpoint import DEFAULT_MODEL
 from fer.cli.predict import main as predict_main
 from fer.data.hdf5 import dataset_info, read_split
 from fer.data.prepare import convert
 from fer.fer2013 import CLASSES
 from fer.inference.faces import FaceDetector
+from fer.modelinfo import DEFAULT_MODEL
 from fer.train import run
 
 from conftest import SHARED, config

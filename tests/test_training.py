@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from fer.checkpoint import load_model
 from fer.data.hdf5 import data_identity, read_split
 from fer.fer2013 import CLASSES
-from fer.optim import SCHEDULERS, build_optimizer, build_scheduler
+from fer.optim import SCHEDULERS, build_optimizer, build_scheduler, schedule_settings
 from fer.preprocess import normalize
 from fer.run.lifecycle import run_job
 from fer.run.predictions import read_predictions
@@ -216,9 +216,9 @@ def test_group_choices_and_value_overrides_compose(tiny_h5, tmp_path):
 def test_every_scheduler_builds_and_steps(name):
     params = [torch.nn.Parameter(torch.zeros(1))]
     optimizer = build_optimizer(params, {"name": "sgd", "lr": 0.1, "momentum": 0.9})
-    sched = build_scheduler(
-        optimizer, {"name": name, "warmup_epochs": 1}, total_steps=20, steps_per_epoch=5
-    )
+    settings = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "scheduler" / f"{name}.yaml"))
+    settings |= {"warmup_epochs": 1} if "warmup_epochs" in settings else {}
+    sched = build_scheduler(optimizer, settings, total_steps=20, steps_per_epoch=5)
     lrs = []
     for _ in range(20):
         optimizer.step()
@@ -227,6 +227,31 @@ def test_every_scheduler_builds_and_steps(name):
     assert all(np.isfinite(lrs)) and max(lrs) <= 0.1 + 1e-9
     if name in ("cosine", "onecycle"):
         assert lrs[-1] < 0.01 and max(lrs) > 0.05
+
+
+def test_a_scheduler_key_unknown_or_left_out_fails_in_one_line(tiny_h5, tmp_path):
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    optimizer = build_optimizer(params, {"name": "sgd", "lr": 0.1})
+    cosine = {"name": "cosine", "warmup_epochs": 1, "min_lr_ratio": 0.01}
+    for settings, message in (
+        (cosine | {"min_lr": 0.0}, "scheduler cosine: unknown key min_lr; it takes"),
+        ({"name": "cosine", "warmup_epochs": 1}, "scheduler cosine: min_lr_ratio not set"),
+    ):
+        with pytest.raises(ValueError, match=message) as error:
+            build_scheduler(optimizer, settings, total_steps=20, steps_per_epoch=5)
+        assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="unknown key min_lr"):
+        run(config(tiny_h5, tmp_path / "run", "+scheduler.min_lr=0"))
+
+
+def test_every_scheduler_config_is_one_the_code_reads():
+    files = sorted(p.stem for p in (REPO / "conf" / "scheduler").glob("*.yaml"))
+    assert files == sorted(SCHEDULERS)
+    for name in files:
+        settings = OmegaConf.to_container(
+            OmegaConf.load(REPO / "conf" / "scheduler" / f"{name}.yaml")
+        )
+        assert schedule_settings(settings)[0] == name
 
 
 @pytest.mark.parametrize(

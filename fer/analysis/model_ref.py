@@ -7,7 +7,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from fer.checkpoint import CheckpointError, resolve_checkpoint
+from fer.checkpoint import resolve_checkpoint
+from fer.modelinfo import CheckpointError
 from fer.run.records import find_runs
 
 DEFAULT_DATA = Path("data/fer2013.h5")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fer.checkpoint import DEFAULT_MODEL, load_model, resolve_checkpoint
+from fer.checkpoint import load_model, resolve_checkpoint
 from fer.inference.classifier import FaceClassifier, FacePrediction
 from fer.inference.images import read_image
 from fer.inference.overlay import draw
@@ -24,6 +24,7 @@ from fer.inference.rows import face_rows, header
 from fer.inference.video import VideoError, analyze_video
 from fer.io import atomic_path
 from fer.io import save_figure as save
+from fer.modelinfo import DEFAULT_MODEL
 
 
 @dataclass

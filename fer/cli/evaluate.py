@@ -9,10 +9,10 @@ from pathlib import Path
 
 from fer.analysis.evaluate import SPLITS, evaluate, format_report, summarize
 from fer.analysis.model_ref import is_sweep, sweep_runs
-from fer.checkpoint import CheckpointError
 from fer.cli.options import add_tta
 from fer.data.hdf5 import DatasetError
 from fer.io import write_json
+from fer.modelinfo import CheckpointError
 
 
 def main(argv: list[str] | None = None) -> int:

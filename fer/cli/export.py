@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer.checkpoint import CheckpointError
 from fer.data.hdf5 import DatasetError
+from fer.modelinfo import CheckpointError
 
 
 def main(argv: list[str] | None = None) -> int:

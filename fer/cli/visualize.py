@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from fer.analysis.visualize import visualize
-from fer.checkpoint import CheckpointError
 from fer.data.hdf5 import DatasetError
+from fer.modelinfo import CheckpointError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fer.checkpoint import TTA_MODES, TTA_VIEWS, ModelInfo, load_model
+from fer.checkpoint import load_model
 from fer.framing import Framing
 from fer.inference.classifier import FaceClassifier, FacePrediction  # noqa: F401 - re-exported
 from fer.inference.compiled import CompiledNet
 from fer.inference.faces import FaceDetector
+from fer.modelinfo import TTA_MODES, TTA_VIEWS, ModelInfo
 from fer.models.fused import fuse_for_inference
 from fer.preprocess import normalize, to_input
 from fer.runtime import resolve_precision

@@ -97,7 +97,7 @@ class ConvNet(BackboneClassifier):
         depth: int = 4,  # number of conv blocks (1 to any; see the downsampling rule)
         width: int = 32,  # filters of the first block; doubles at each downsampling
         max_width: int = 512,  # cap on filters per block
-        convs_per_block: int = 2,  # 3x3 convs per block, VGG-style
+        convs_per_block: int = 2,  # kernel_size x kernel_size convs per block, VGG-style
         kernel_size: int = 3,  # odd kernel size of every conv
         norm: str = "batch",  # batch | group | layer | instance | none
         norm_groups: int = 8,  # groups for norm=group

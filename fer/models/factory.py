@@ -73,6 +73,26 @@ def for_faces(config: dict[str, Any], mean: float, std: float) -> dict[str, Any]
     return config
 
 
+def check_config(config: dict[str, Any]) -> None:
+    """ValueError (one line) for a model config that its builder cannot take, before anything
+    is built or written: a key the architecture has no use for, e.g. `norm=group` (which sets
+    model.norm) with `model=vit`, whose blocks use layer norm."""
+    name, arch = architecture(config)
+    if name == "ensemble":
+        for member in config.get("members", []):
+            check_config(member)
+        return
+    takes = inspect.signature(model_builder(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values()):
+        return
+    unknown = sorted(set(arch) - set(takes))
+    if unknown:
+        raise ValueError(
+            f"model={name} takes no {', '.join(unknown)} (set by model.<key>= or an axis group "
+            f"such as norm=); it takes {', '.join(k for k in takes if k != 'self')}"
+        )
+
+
 def build_model(config: dict[str, Any]) -> nn.Module:
     """The architecture named by `config["name"]`, randomly initialised."""
     name, arch = architecture(config)

@@ -27,8 +27,10 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from fer.checkpoint import CheckpointError, resolve_checkpoint
+from fer.checkpoint import resolve_checkpoint
 from fer.io import atomic_path, write_json
+from fer.modelinfo import CheckpointError
+from fer.models.factory import check_config
 from fer.run import directory as rundir
 from fer.run.callbacks import RunStats
 from fer.run.checkpoint_io import AtomicCheckpointIO
@@ -159,6 +161,14 @@ def run_job(
         except CheckpointError:
             pass
     program = Path(sys.argv[0]).name
+    if not cfg.get("resume") and "model" in cfg:  # a combination that cannot be built: at once
+        try:
+            check_config(OmegaConf.to_container(cfg.model, resolve=True))
+        except ValueError as e:
+            print(f"{program}: error: {e}", file=sys.stderr)
+            if not multirun:
+                raise SystemExit(1) from None
+            return float("nan")
     # DDP's other ranks re-run this script into the same directory: rank 0 holds it for them.
     rank_zero = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
     try:

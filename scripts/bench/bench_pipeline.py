@@ -44,12 +44,12 @@ from fer.analysis.camera import (
 )
 from fer.analysis.detected import placed_face
 from fer.analysis.stats import paired_difference
-from fer.checkpoint import TTA_MODES
 from fer.data.hdf5 import read_split
 from fer.fer2013 import CLASSES
 from fer.framing import Framing
 from fer.inference.predictor import Predictor
 from fer.io import atomic_path, write_json
+from fer.modelinfo import TTA_MODES
 
 SPLITS = {"val": "PublicTest", "test": "PrivateTest"}
 BATCH = 16  # photos per detection batch

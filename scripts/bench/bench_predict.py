@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from fer import Predictor
-from fer.checkpoint import CheckpointError
 from fer.inference.frames import sample_frames
 from fer.inference.images import read_image
 from fer.inference.onnx_predictor import OnnxPredictor
 from fer.inference.timing import ms_per_face, ms_per_photo
-from fer.modelinfo import DEFAULT_ONNX
+from fer.modelinfo import DEFAULT_ONNX, CheckpointError
 from fer.preprocess import IMAGE_SUFFIXES
 from fer.runtime import hardware
 

@@ -24,9 +24,9 @@ import numpy as np
 
 from fer import Predictor
 from fer.analysis.detected import detected_crops
-from fer.checkpoint import CheckpointError
 from fer.data.distill import source_digest
 from fer.data.hdf5 import DatasetError, dataset_meta, read_split, read_votes, write_dataset
+from fer.modelinfo import CheckpointError
 
 
 def write_detected(

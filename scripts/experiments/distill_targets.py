@@ -21,9 +21,9 @@ import numpy as np
 from tqdm import tqdm
 
 from fer import Predictor
-from fer.checkpoint import TTA_MODES, CheckpointError
 from fer.data.distill import write_distilled
 from fer.data.hdf5 import DatasetError
+from fer.modelinfo import TTA_MODES, CheckpointError
 
 CHUNK = 2048  # faces per progress step
 

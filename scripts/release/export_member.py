@@ -21,8 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from fer.checkpoint import DEFAULT_MODEL, CheckpointError, export_model
+from fer.checkpoint import export_model
 from fer.io import atomic_path, write_json
+from fer.modelinfo import DEFAULT_MODEL, CheckpointError
 from fer.runtime import hardware
 
 MEMBERS = Path("members")

@@ -17,9 +17,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.checkpoint import CheckpointError, load_model
+from fer.checkpoint import load_model
 from fer.framing import Framing
 from fer.io import atomic_path
+from fer.modelinfo import CheckpointError
 
 
 def read_rows(result: Path) -> list[dict[str, str]]:
