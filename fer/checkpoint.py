@@ -25,7 +25,7 @@ from fer.modelinfo import (
     ModelInfo,
 )
 from fer.models import build_model
-from fer.models.factory import for_faces
+from fer.models.factory import for_faces, with_data_shape
 
 
 def checkpoint_metadata(hparams: Any) -> dict[str, Any]:
@@ -121,6 +121,7 @@ def _build_for(info: ModelInfo, shapes: dict[str, tuple[int, ...]], path: Path) 
     (A builder that reads values while building, e.g. timm's ViT drop-path schedule, cannot run
     on the meta device: it is built on the CPU and checked after.)"""
     config = for_faces(info.model, info.mean, info.std)
+    config = with_data_shape(config, len(info.classes), info.channels, info.input_size, keep=True)
     model = None
     try:
         with torch.device("meta"):

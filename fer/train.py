@@ -8,7 +8,6 @@ the traceback in `error.log`), and in a multirun the sweep goes on with the next
 
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from fer.checkpoint import resolve_checkpoint
 from fer.data.datamodule import FERDataModule
-from fer.data.hdf5 import FER2013_FILE, DatasetMeta, dataset_meta
+from fer.data.hdf5 import DatasetMeta, dataset_meta
 from fer.modelinfo import CheckpointError
-from fer.models.factory import architecture, for_faces, model_builder
+from fer.models.factory import for_faces, with_data_shape
 from fer.run.callbacks import RunStats, last_checkpoint
 from fer.run.lifecycle import make_trainer, start_record, wandb_finished
 from fer.run.loggers import link_into_sweep, wandb_experiment
@@ -33,22 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def model_for_data(model: dict[str, Any], meta: DatasetMeta) -> dict[str, Any]:
-    """The model config completed with what the data says: the number of classes, input
-    channels and size where they differ from FER2013's (7, 1, 48), so FER2013 configs and
-    checkpoints stay as they were, and the faces' standardisation for the models that undo it.
-    The torchvision and Hugging Face backbones take no channels or size: they resize any input
-    and see grey as RGB."""
+    """The model config completed with what the data says: its number of classes, channels
+    and size (always written, so the checkpoint rebuilds without the builders' defaults), and
+    the faces' standardisation for the models that undo it."""
     model = for_faces(dict(model), meta.mean, meta.std)
-    takes = inspect.signature(
-        model_builder(architecture(model)[0])
-    ).parameters  # before it is built
-    if len(meta.classes) != len(FER2013_FILE.classes):
-        model["num_classes"] = len(meta.classes)
-    if meta.channels != FER2013_FILE.channels and "in_chans" in takes:  # others adapt grey/RGB
-        model["in_chans"] = meta.channels
-    if meta.image_size != FER2013_FILE.image_size and "input_size" in takes:  # others resize
-        model["input_size"] = meta.image_size
-    return model
+    return with_data_shape(model, len(meta.classes), meta.channels, meta.image_size)
 
 
 def run(

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 
 from fer import Predictor
@@ -98,3 +99,35 @@ def test_shared_videos_give_a_face_in_every_sampled_frame(tmp_path):
         summary = analyze_video(predictor, video, tmp_path / video.stem, fps=2.0, video=False)
         assert summary["frames_sampled"] >= 2, video
         assert summary["face_coverage"] == 1.0, video
+
+
+def test_the_shipped_model_says_its_classes_channels_and_size_and_loading_uses_them(tmp_path):
+    """Each member's config carries num_classes, in_chans and input_size, so it rebuilds from
+    the file and not from the builders' defaults; a file written before that (the three keys
+    absent) is completed from its own metadata, not from the defaults, and loads the same."""
+    from safetensors.torch import load_file, save_file
+
+    from fer.checkpoint import load_model
+
+    with safe_open(str(DEFAULT_MODEL), framework="pt") as f:
+        info = json.loads(f.metadata()["fer"])
+    for member in info["model"]["members"]:
+        assert (member["num_classes"], member["in_chans"], member["input_size"]) == (
+            len(info["classes"]),
+            info["channels"],
+            info["input_size"],
+        )
+    shape = ("num_classes", "in_chans", "input_size")
+    older = info | {
+        "model": info["model"]
+        | {
+            "members": [
+                {k: v for k, v in m.items() if k not in shape} for m in info["model"]["members"]
+            ]
+        }
+    }
+    old_file = tmp_path / "older.safetensors"
+    save_file(load_file(str(DEFAULT_MODEL)), str(old_file), metadata={"fer": json.dumps(older)})
+    faces = torch.rand(4, 1, 48, 48)
+    with torch.no_grad():
+        assert torch.equal(load_model(None)[0](faces), load_model(old_file)[0](faces))

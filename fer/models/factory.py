@@ -73,6 +73,24 @@ def for_faces(config: dict[str, Any], mean: float, std: float) -> dict[str, Any]
     return config
 
 
+def with_data_shape(
+    config: dict[str, Any], classes: int, channels: int, size: int, keep: bool = False
+) -> dict[str, Any]:
+    """The config with the number of classes, input channels and input size, for the builders
+    that take them (torchvision and Hugging Face backbones take no channels or size: they
+    resize any input and see grey as RGB); an ensemble's members likewise. Training sets the
+    data's values; loading (`keep`) fills in only what a saved config lacks, so a model rebuilds
+    from its own file, not from the builders' defaults."""
+    name, _ = architecture(config)
+    if name == "ensemble":
+        members = [with_data_shape(m, classes, channels, size, keep) for m in config["members"]]
+        return {**config, "members": members}
+    takes = inspect.signature(model_builder(name)).parameters
+    shape = {"num_classes": classes, "in_chans": channels, "input_size": size}
+    values = {k: v for k, v in shape.items() if k in takes}
+    return {**values, **config} if keep else {**config, **values}
+
+
 def check_config(config: dict[str, Any]) -> None:
     """ValueError (one line) for a model config that its builder cannot take, before anything
     is built or written: a key the architecture has no use for, e.g. `norm=group` (which sets
