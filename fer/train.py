@@ -49,45 +49,15 @@ def run(
         cfg, resume_from = _resume_config(cfg, overrides)
     run_dir = Path(cfg.paths.output_dir)
     record = start_record(cfg, run_dir, overrides)
-
     data = FERDataModule(
         **OmegaConf.to_container(cfg.data, resolve=True),
         augment=OmegaConf.to_container(cfg.augment, resolve=True),
         seed=cfg.seed,
     )
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    meta = dataset_meta(cfg.data.path)  # classes, size and channels come from the data
-    system = EmotionClassifier(
-        model=model_for_data(OmegaConf.to_container(cfg.model, resolve=True), meta),
-        classes=list(meta.classes),
-        input_size=meta.image_size,
-        channels=meta.channels,
-        mean=meta.mean,
-        std=meta.std,
-        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
-        label_smoothing=cfg.loss.label_smoothing,
-        class_weights=data.class_weights() if cfg.loss.class_weights else None,
-        channels_last=trainer_cfg["channels_last"],
-        equalized=bool(OmegaConf.select(cfg, "preprocess.equalize", default=False)),
-    )
+    system = build_system(cfg, data)
     params = sum(p.numel() for p in system.net.parameters())
     stats = RunStats()
-    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor="val/acc",
-        mode="max",
-        auto_insert_metric_name=False,
-        enable_version_counter=False,
-    )
-    callbacks: list[L.Callback] = [checkpoint, last_checkpoint(run_dir), stats]
-    if cfg.early_stopping.patience:
-        callbacks.append(
-            L.pytorch.callbacks.EarlyStopping(
-                monitor="val/acc", mode="max", patience=cfg.early_stopping.patience
-            )
-        )
+    checkpoint, callbacks = _callbacks(cfg, run_dir, stats)
     name = run_name(overrides)
     hparams = OmegaConf.to_container(cfg, resolve=True) | {
         "params": params,
@@ -104,43 +74,11 @@ def run(
         if trainer.interrupted:
             raise KeyboardInterrupt
         best = checkpoint.best_model_path or None
-        # The selected checkpoint's per-image predictions are the ones its metrics come from.
-        system.record_predictions()
-        safe = {"ckpt_path": best, "verbose": False, "weights_only": True}
-        val = trainer.validate(system, datamodule=data, **safe)[0]
-        predictions = {"val": system.recorded_predictions()}
-        system.record_predictions()
-        test = trainer.test(system, datamodule=data, **safe)[0]
-        predictions["test"] = system.recorded_predictions()
+        val, test = _evaluate(trainer, system, data, best, run_dir)
         if not trainer.is_global_zero:  # DDP: other ranks leave the recording to rank 0
-            return {
-                "status": "completed",
-                "val_acc_best": best_score(checkpoint),
-            }
-        for split, dataset in (("val", data.val_set), ("test", data.test_set)):
-            # Evaluation loaders keep the split's order; Lightning's limit_*_batches,
-            # fast_dev_run and overfit_batches evaluate its first batches only; DDP's padding
-            # (the first images again) comes last and is cut.
-            evaluated = dataset.index[: len(predictions[split]["labels"])]
-            kept = {k: v[: len(evaluated)] for k, v in predictions[split].items()}
-            write_predictions(run_dir / "predictions" / f"{split}.npz", evaluated, kept)
-        if experiment is not None:  # what people sort runs by in the W&B table
-            experiment.summary.update(
-                {
-                    "val/acc_best": best_score(checkpoint),
-                    "test/acc": float(test["test/acc"]),
-                    "params": params,
-                    "train/images_per_s": round(stats.images_per_s, 1),
-                }
-            )
-        if cfg.figures and best:
-            # matplotlib and the evaluation code: imported only when figures are drawn
-            from fer.analysis.run_figures import log_run_figures, write_run_figures
-
-            test_set = data.test_set
-            figures = write_run_figures(run_dir, Path(best), test_set.images, test_set.labels)
-            if experiment is not None:
-                log_run_figures(experiment, figures, test_set.images, test_set.labels, Path(best))
+            return {"status": "completed", "val_acc_best": best_score(checkpoint)}
+        summary = {"val/acc_best": best_score(checkpoint), "test/acc": float(test["test/acc"])}
+        _report(cfg, experiment, run_dir, data, best, summary | {"params": params}, stats)
     values = record.complete(
         trainer,
         stats,
@@ -158,6 +96,98 @@ def run(
         best,
     )
     return values
+
+
+def build_system(cfg: DictConfig, data: FERDataModule) -> EmotionClassifier:
+    """The LightningModule of a run: the model completed by what the data says (classes,
+    size, channels, standardisation), the optimiser, schedule and loss of the config."""
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    meta = dataset_meta(cfg.data.path)  # classes, size and channels come from the data
+    return EmotionClassifier(
+        model=model_for_data(OmegaConf.to_container(cfg.model, resolve=True), meta),
+        classes=list(meta.classes),
+        input_size=meta.image_size,
+        channels=meta.channels,
+        mean=meta.mean,
+        std=meta.std,
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        label_smoothing=cfg.loss.label_smoothing,
+        class_weights=data.class_weights() if cfg.loss.class_weights else None,
+        channels_last=trainer_cfg["channels_last"],
+        equalized=bool(OmegaConf.select(cfg, "preprocess.equalize", default=False)),
+    )
+
+
+def _callbacks(
+    cfg: DictConfig, run_dir: Path, stats: RunStats
+) -> tuple[L.pytorch.callbacks.ModelCheckpoint, list[L.Callback]]:
+    """best.ckpt (selected on val/acc), last.ckpt, throughput, and early stopping if asked."""
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val/acc",
+        mode="max",
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    callbacks: list[L.Callback] = [checkpoint, last_checkpoint(run_dir), stats]
+    if cfg.early_stopping.patience:
+        callbacks.append(
+            L.pytorch.callbacks.EarlyStopping(
+                monitor="val/acc", mode="max", patience=cfg.early_stopping.patience
+            )
+        )
+    return checkpoint, callbacks
+
+
+def _evaluate(
+    trainer: L.Trainer,
+    system: EmotionClassifier,
+    data: FERDataModule,
+    best: str | None,
+    run_dir: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Val and test metrics of the selected checkpoint, its per-image predictions written
+    (the ones those metrics come from) into predictions/{val,test}.npz."""
+    safe = {"ckpt_path": best, "verbose": False, "weights_only": True}
+    system.record_predictions()
+    val = trainer.validate(system, datamodule=data, **safe)[0]
+    predictions = {"val": system.recorded_predictions()}
+    system.record_predictions()
+    test = trainer.test(system, datamodule=data, **safe)[0]
+    predictions["test"] = system.recorded_predictions()
+    if trainer.is_global_zero:
+        for split, dataset in (("val", data.val_set), ("test", data.test_set)):
+            # Evaluation loaders keep the split's order; Lightning's limit_*_batches,
+            # fast_dev_run and overfit_batches evaluate its first batches only; DDP's padding
+            # (the first images again) comes last and is cut.
+            evaluated = dataset.index[: len(predictions[split]["labels"])]
+            kept = {k: v[: len(evaluated)] for k, v in predictions[split].items()}
+            write_predictions(run_dir / "predictions" / f"{split}.npz", evaluated, kept)
+    return val, test
+
+
+def _report(
+    cfg: DictConfig,
+    experiment: Any,
+    run_dir: Path,
+    data: FERDataModule,
+    best: str | None,
+    summary: dict[str, float],
+    stats: RunStats,
+) -> None:
+    """What people sort runs by in the W&B table, and the run's own figures if asked."""
+    if experiment is not None:
+        experiment.summary.update(summary | {"train/images_per_s": round(stats.images_per_s, 1)})
+    if cfg.figures and best:
+        # matplotlib and the evaluation code: imported only when figures are drawn
+        from fer.analysis.run_figures import log_run_figures, write_run_figures
+
+        test_set = data.test_set
+        figures = write_run_figures(run_dir, Path(best), test_set.images, test_set.labels)
+        if experiment is not None:
+            log_run_figures(experiment, figures, test_set.images, test_set.labels, Path(best))
 
 
 def best_score(checkpoint: L.pytorch.callbacks.ModelCheckpoint) -> float:
