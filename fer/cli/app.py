@@ -11,7 +11,7 @@ from pathlib import Path
 from fer.cli.options import add_runtime, finite
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fer-app",
         description="Start a local web app: upload a photo or a clip, or use the browser's "
@@ -41,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         help="compile the network for the live view before serving (torch.compile: 10-20 s "
         "once, then about two thirds of the time a face takes on a CPU)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.max_upload_mb <= 0:
         parser.error("--max-upload-mb must be positive")
