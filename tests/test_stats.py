@@ -147,7 +147,7 @@ def test_fer_report_states_which_differences_are_noise(study, tmp_path):
         if line.startswith("| model.")
     }
     assert rows["| model.norm: batch − none | averaged"].endswith("| 3 | significant |")
-    assert rows["| model.depth: 2 − 4 | averaged"].endswith("| 3 | within noise |")
+    assert rows["| model.depth: 2 − 4 | averaged"].endswith("| 3 | not significant |")
 
 
 def single(correct: np.ndarray, val: float) -> Configuration:

@@ -145,7 +145,7 @@ def write_plots(
 def effects_figure(effects: list[AxisEffect], path: Path) -> Path:
     """Per axis, each value's test accuracy minus the axis's best value (by val), in points,
     with its seed-aware 95% interval (main effects; the simple effects are in the table).
-    Red: significant; grey: within noise; light: too few seeds to call."""
+    Red: significant; grey: not significant; light: too few seeds to call."""
     import matplotlib.pyplot as plt
 
     from fer.analysis.figures import save  # matplotlib: imported only when drawing

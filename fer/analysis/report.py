@@ -60,7 +60,7 @@ SECTION_OF_AXIS = {"model.kernel_size": "filter sizes", "model": "architectures"
 CAPTION = "_Figure {n}. {text}_"
 PART_FIGURES = {
     "accuracy_by_axis": "Each value's test accuracy minus the best value's (by validation), with "
-    "95% intervals over seeds and images: red significant, grey within noise, light too few "
+    "95% intervals over seeds and images: red significant, grey not significant, light too few "
     "seeds.",
     "heatmap": "Validation accuracy of each cell, mean over seeds: read the interaction here.",
     "val_curves": "Validation accuracy per epoch of every run: still rising at epoch 8 means "
@@ -68,7 +68,7 @@ PART_FIGURES = {
 }
 VIZ_FIGURES = {
     "filters_01": "First-layer 3×3 filters: mostly edge and blob detectors.",
-    "filters_02": "Second-layer filters (first input channel of each).",
+    "filters_02": "Second convolution's filters: 16 output channels (rows) by 16 input channels.",
     "emotion_activation_maps": "Mean activation per emotion minus the mean over emotions, per "
     "stage (red: stronger for that emotion), averaged over up to 200 faces each.",
     "gradcam_mean": "Mean Grad-CAM of the true class per emotion: where the last stage looks.",
@@ -460,7 +460,7 @@ def build_report(
     if best is not None:
         lines += [
             f"Recipe of the best run by validation, `{best.path.name}` (the others differ in "
-            "their swept axes only):",
+            "their swept settings, each with what its config group sets):",
             "",
         ]
         lines += _recipe(best) + [""]

@@ -23,7 +23,7 @@ compared block by block:
   faces;
 - a difference is **significant** when its Holm-corrected p is below 0.05 and its interval
   excludes zero; with fewer than MIN_SEEDS blocks on either side no test is made ("too few
-  seeds"). Otherwise "within noise": no difference detected, the interval bounds it;
+  seeds"). Otherwise "not significant": no difference detected, the interval bounds it;
 - comparisons are made against a declared **baseline** configuration (the part's default):
   comparing everything against the best by validation carries a winner's curse (the best is
   picked partly on luck its test accuracy shares), so without a baseline the comparisons with
@@ -51,7 +51,7 @@ MIN_SEEDS = 3  # fewer blocks (or runs) on either side: "too few seeds", never "
 _CHUNK = 500  # resamples drawn at a time (memory: _CHUNK x images floats)
 
 SIGNIFICANT = "significant"
-NOT_SIGNIFICANT = "within noise"
+NOT_SIGNIFICANT = "not significant"
 TOO_FEW = "too few seeds"
 PAIRED = "paired over blocks"
 INDEPENDENT = "independent runs"
