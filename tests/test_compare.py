@@ -178,6 +178,9 @@ def test_report_over_a_studys_parts_has_a_section_each_and_one_chosen_model(swee
         in text
     )
     assert f"### {sweep.name}" in text and "### activation" in text
+    provenance = text.split("| part | blocks (seeds) | commit | data (sha256) | host | precision |")
+    (row,) = [r for r in provenance[1].splitlines() if r.startswith("| activation |")]
+    assert row.count("not recorded ×2") == 4  # fabricated runs record no provenance
     assert (part / "comparison.md").is_file() and (sweep / "comparison.md").is_file()
     # the chosen model is the best by validation over both parts: gelu (val 0.62), not relu
     chosen = text.split("## 5. The final model")[1]

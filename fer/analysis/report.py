@@ -33,7 +33,7 @@ from fer.analysis.compare import (
     write_outputs,
 )
 from fer.analysis.compare_plots import forest_figure
-from fer.analysis.stats import AxisEffect, Comparison, correct_family
+from fer.analysis.stats import AxisEffect, Comparison, correct_family, natural_key
 from fer.fer2013 import CLASSES
 from fer.io import atomic_path
 from fer.run.predictions import read_predictions
@@ -281,6 +281,36 @@ def _hardware_line(runs: list[Run]) -> str:
     return f"Hardware the runs trained on: {'; '.join(recorded) or 'none'}."
 
 
+def provenance_table(parts: dict[Path, list[Run]]) -> list[str]:
+    """Per part, where its completed runs come from (fer.run.provenance): blocks, commits,
+    data hashes, hosts and precisions, each with its number of runs; runs trained before fer
+    recorded provenance are counted as not recorded."""
+
+    def tally(values: list[str]) -> str:
+        return "; ".join(f"{v} ×{n}" for v, n in sorted(Counter(values).items())) or "-"
+
+    lines = [
+        "| part | blocks (seeds) | commit | data (sha256) | host | precision |",
+        "|---|---|---|---|---|---|",
+    ]
+    for sweep, found in parts.items():
+        done = [r for r in found if r.status == "completed"]
+        recorded = [r.metrics.get("provenance") for r in done]
+        known = [p for p in recorded if isinstance(p, dict)]
+        absent = [] if len(known) == len(done) else [f"not recorded ×{len(done) - len(known)}"]
+        seeds = sorted({r.axes.get("seed", "") for r in done} - {""}, key=natural_key)
+        cells = [
+            tally([str(p.get("commit"))[:10] for p in known]),
+            tally([str((p.get("data") or {}).get("content_sha256"))[:12] for p in known]),
+            tally([f"{p.get('cpu')}, boot {str(p.get('boot'))[:8]}" for p in known]),
+            tally([str(p.get("precision")) for p in known]),
+        ]
+        cells = [c if c != "-" else "" for c in cells]
+        cells = ["; ".join(filter(None, [c, *absent])) for c in cells]
+        lines.append(f"| {sweep.name} | {', '.join(seeds)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _final_metrics(final: Path) -> list[str]:
     """The final model's PrivateTest metrics from its fer-eval folder: overall and per class."""
     metrics = json.loads((final / "eval" / "metrics.json").read_text())
@@ -455,6 +485,8 @@ def build_report(
         "PrivateTest (3,589).",
         "",
         _hardware_line(runs),
+        "",
+        *provenance_table(parts),
         "",
     ]
     if best is not None:
