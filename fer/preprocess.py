@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: the onnxruntime path ru
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
 
-def to_grey48(image: Image.Image | np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+def to_grey(image: Image.Image | np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     """Any PIL image or HxW / HxWxC uint8 array (RGB order) -> uint8 (size, size) grey face."""
     if isinstance(image, np.ndarray):
         if image.ndim == 3 and image.shape[2] == 1:
@@ -40,7 +40,7 @@ def to_input(
     """Any image -> what a model trained on `channels` takes: uint8 (size, size) grey or
     (size, size, 3) RGB."""
     if channels == 1:
-        return to_grey48(image, size)
+        return to_grey(image, size)
     if isinstance(image, np.ndarray):
         image = Image.fromarray(np.ascontiguousarray(image.squeeze()))
     image = image.convert("RGB")

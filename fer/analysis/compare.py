@@ -164,7 +164,7 @@ def configurations(runs: list[Run]) -> list[Configuration]:
     configs = [
         Configuration(
             dict(zip(axes, key)),
-            test_correctness(group),
+            per_image_correctness(group),
             float(np.mean([r.get("val", "acc") for r in group])),
             tuple(r.axes.get("seed", str(k)) for k, r in enumerate(group)),
         )
@@ -173,7 +173,7 @@ def configurations(runs: list[Run]) -> list[Configuration]:
     return sorted(configs, key=lambda c: -c.val_acc)
 
 
-def test_correctness(group: list[Run]) -> np.ndarray | None:
+def per_image_correctness(group: list[Run]) -> np.ndarray | None:
     """(seeds, images) correctness on test, in test-index order; None if a run has no
     predictions (runs from before they were kept) or the runs saw different images."""
     rows, index = [], None
