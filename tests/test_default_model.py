@@ -96,7 +96,9 @@ def test_shared_videos_give_a_face_in_every_sampled_frame(tmp_path):
 
     predictor = Predictor.load()
     for video in SHARED_VIDEOS:
-        summary = analyze_video(predictor, video, tmp_path / video.stem, fps=2.0, video=False)
+        summary = analyze_video(
+            predictor, video, tmp_path / video.stem, fps=2.0, write_annotated=False
+        )
         assert summary["frames_sampled"] >= 2, video
         assert summary["face_coverage"] == 1.0, video
 

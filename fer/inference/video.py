@@ -62,7 +62,7 @@ def analyze_video(
     path: Path,
     out_dir: Path,
     fps: float = 1.0,
-    video: bool = True,
+    write_annotated: bool = True,
     framing: Framing | None = None,
     progress: Callable[[float], None] | None = None,
     video_format: str = "mp4",
@@ -74,7 +74,8 @@ def analyze_video(
     `video_format`: mp4 (MPEG-4 part 2, plays in desktop players) or webm (VP8, plays in every
     browser). `framing`: how faces are cut (default: the model's own). `smoothing_s`: the window
     of the smoothed columns of frames.csv and the timeline's lines. `tta`: test-time
-    augmentation of each face (default: the model's own choice)."""
+    augmentation of each face (default: the model's own choice). `write_annotated`: also
+    annotated.<video_format>, the video with boxes and labels drawn."""
     start = time.perf_counter()
     if video_format not in VIDEO_CODECS:
         raise ValueError(f"video_format must be one of {', '.join(VIDEO_CODECS)}")
@@ -86,7 +87,7 @@ def analyze_video(
     out_dir.mkdir(parents=True, exist_ok=True)
     annotated = (
         AnnotatedVideo(out_dir / f"annotated.{video_format}", max(fps, 1.0) if fps > 0 else rate)
-        if video
+        if write_annotated
         else None
     )
     complete, last_s = False, 0.0
