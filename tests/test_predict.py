@@ -13,18 +13,13 @@ from PIL import Image
 
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
-from fer.checkpoint import (
-    DEFAULT_MODEL,
-    TTA_VIEWS,
-    CheckpointError,
-    export_model,
-    resolve_checkpoint,
-)
+from fer.checkpoint import export_model, resolve_checkpoint
 from fer.cli.predict import main
 from fer.data.hdf5 import read_split
 from fer.fer2013 import CLASSES
 from fer.inference.predictor import tta_views
 from fer.inference.rows import header
+from fer.modelinfo import DEFAULT_MODEL, TTA_VIEWS, CheckpointError
 from fer.preprocess import equalize, normalize
 
 from conftest import face_photo, read_metrics, trained_run

@@ -41,19 +41,13 @@ from tqdm import tqdm
 from fer import Predictor
 from fer.analysis.evaluate import evaluate
 from fer.analysis.stats import paired_difference
-from fer.checkpoint import (
-    DEFAULT_MODEL,
-    TTA_MODES,
-    CheckpointError,
-    export_ensemble,
-    set_framing,
-    set_tta,
-)
+from fer.checkpoint import export_ensemble, set_framing, set_tta
 from fer.data.hdf5 import DatasetError, read_split
 from fer.fer2013 import CLASSES
 from fer.framing import FER2013, Framing
 from fer.inference.timing import ms_per_face
 from fer.io import atomic_path, write_json
+from fer.modelinfo import DEFAULT_MODEL, TTA_MODES, CheckpointError
 from fer.runtime import hardware
 
 MAX_BYTES = 20 * 1024 * 1024
