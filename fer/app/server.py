@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.responses import PlainTextResponse
+
 from fer.inference.classifier import FaceClassifier
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -76,8 +78,6 @@ class SameOrigin:
                 if urlsplit(headers["origin"]).netloc != host:
                     reason = f"a request from {headers['origin']} is refused (another site)"
             if reason:
-                from starlette.responses import PlainTextResponse
-
                 await PlainTextResponse(reason, status_code=403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
