@@ -178,11 +178,9 @@ def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
     try:
         with archive.open(info) as member:
             data = member.read(MAX_MEMBER_BYTES + 1)
-    except RuntimeError as e:  # zipfile: "File ... is encrypted, password required"
-        raise ValueError(f"cannot read from the zip ({e})") from None
-    except NotImplementedError as e:  # e.g. an unsupported compression method
-        raise ValueError(f"cannot read from the zip ({e})") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    # RuntimeError: "File ... is encrypted, password required"; NotImplementedError: a
+    # compression method zipfile lacks; the others: a damaged member
+    except (RuntimeError, NotImplementedError, zipfile.BadZipFile, OSError, EOFError) as e:
         raise ValueError(f"cannot read from the zip ({e})") from None
     if len(data) > MAX_MEMBER_BYTES:
         raise ValueError(f"inflates to over {MAX_MEMBER_BYTES:,} bytes")
