@@ -94,8 +94,14 @@ def load_model(path: str | Path | None) -> tuple[nn.Module, ModelInfo]:
     state = {
         k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
     }
-    model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, resolved)
-    return _with_weights(model, state, info, resolved), info
+    return _model_from(info, state, resolved), info
+
+
+def _model_from(info: ModelInfo, state: dict[str, torch.Tensor], path: Path) -> nn.Module:
+    """The model of a checkpoint or model file: built once its tensors fit, then loaded and
+    checked against its class names."""
+    model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, path)
+    return _with_weights(model, state, info, path)
 
 
 def _with_weights(
@@ -239,15 +245,14 @@ def _read_info(path: Path) -> ModelInfo:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = (f.metadata() or {}).get("fer")
-        if meta is None:
-            raise CheckpointError(f"{path}: no 'fer' metadata (fer-export writes model files)")
+    except Exception as e:  # header errors
+        raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
+    if meta is None:
+        raise CheckpointError(f"{path}: no 'fer' metadata (fer-export writes model files)")
+    try:
         return ModelInfo.from_dict(json.loads(meta))
     except ValueError as e:  # metadata no fer model writes (fer.modelinfo.ModelInfo)
         raise CheckpointError(f"{path}: not a usable fer model file ({e})") from None
-    except CheckpointError:
-        raise
-    except Exception as e:  # header errors
-        raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
 
 
 def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
@@ -258,5 +263,4 @@ def _load_safetensors(path: Path) -> tuple[nn.Module, ModelInfo]:
         state = load_file(str(path))
     except Exception as e:  # a damaged tensor section
         raise CheckpointError(f"{path}: not a fer model file ({e.__class__.__name__})") from None
-    model = _build_for(info, {k: tuple(v.shape) for k, v in state.items()}, path)
-    return _with_weights(model, state, info, path), info
+    return _model_from(info, state, path), info
